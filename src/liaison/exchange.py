@@ -1,0 +1,329 @@
+"""The one door: every face (TAXII, CLI, web, federation) reads and writes through here.
+
+Who may see or change what is decided here and nowhere else; faces translate HTTP or
+terminal input into these calls and the results back.  Reads return stored bytes for
+faces to splice (DESIGN "bytes in, bytes out").
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import orjson
+
+from liaison.admin import Admin
+from liaison.cursor import Cursors, fingerprint
+from liaison.errors import (
+    BadRequest,
+    Forbidden,
+    LiaisonError,
+    NotFound,
+    Unauthenticated,
+    Unprocessable,
+)
+from liaison.stix.jsonparse import JSONError, parse_json
+from liaison.stix.timestamps import format_taxii_timestamp, now_us
+from liaison.stix.validate import InvalidObject, check_object
+from liaison.storage.base import (
+    Collection,
+    NewVersion,
+    ObjectQuery,
+    ObjectRow,
+    Principal,
+    StatusRecord,
+    Store,
+    StoredOutcome,
+    VersionFilter,
+)
+from liaison.tokens import hash_token
+
+SPEC_VERSION = "2.1"
+STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
+DUPLICATE_MESSAGE = "already stored"
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The filters of a TAXII read (§3.4); `None` spec_versions means the default."""
+
+    added_after: int | None = None
+    limit: int | None = None
+    next: str | None = None
+    ids: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    versions: VersionFilter = field(default_factory=VersionFilter)
+    spec_versions: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionView:
+    """A collection as one principal sees it (TAXII §5.2.1)."""
+
+    collection: Collection
+    can_read: bool
+    can_write: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One page of a read, with the cursor for the next page when there is `more`."""
+
+    rows: list[ObjectRow]
+    more: bool
+    next: str | None
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What an ingest did, object by object, for status resources and CLI summaries."""
+
+    successes: list[StoredOutcome] = field(default_factory=list)
+    failures: list[StoredOutcome] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return sum(1 for s in self.successes if s.stored)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for s in self.successes if not s.stored)
+
+
+class Exchange:
+    """Policy-checked operations over a `Store`."""
+
+    def __init__(self, store: Store, cursors: Cursors, *, default_limit: int,
+                 max_limit: int) -> None:
+        self.store = store
+        self.admin = Admin(store)
+        self.cursors = cursors
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+
+    # -- identity ---------------------------------------------------------------
+    def authenticate(self, token: str, name: str | None = None) -> Principal:
+        """The principal holding `token` (and called `name`, for HTTP Basic)."""
+        principal = self.store.principal_by_token(hash_token(token)) if token else None
+        if principal is None or principal.revoked_at is not None:
+            raise Unauthenticated("the credentials are not valid for this node")
+        if name is not None and name != principal.name:
+            raise Unauthenticated("the credentials are not valid for this node")
+        return principal
+
+    # -- collections --------------------------------------------------------------
+    def _rights(self, principal: Principal) -> dict[int, tuple[bool, bool]] | None:
+        """Per-collection (read, write), or None for an admin who has all rights."""
+        if principal.is_admin:
+            return None
+        grants = self.store.grants_of(principal.id)
+        if principal.role == "reader":
+            return {cid: (r, False) for cid, (r, _w) in grants.items()}
+        return grants
+
+    def collections(self, principal: Principal) -> list[CollectionView]:
+        """The collections a principal can see (TAXII §5.1), in a stable order."""
+        rights = self._rights(principal)
+        views = []
+        for c in self.store.list_collections():
+            r, w = (True, True) if rights is None else rights.get(c.cid, (False, False))
+            if r or w:
+                views.append(CollectionView(c, r, w))
+        return views
+
+    def collection(self, principal: Principal, ref: str) -> CollectionView:
+        """One visible collection by id or alias; 404 when unknown or invisible."""
+        c = self.store.collection(ref)
+        if c is not None:
+            rights = self._rights(principal)
+            r, w = (True, True) if rights is None else rights.get(c.cid, (False, False))
+            if r or w:
+                return CollectionView(c, r, w)
+        raise NotFound(f"collection '{ref}' not found")
+
+    def _readable(self, principal: Principal, ref: str) -> Collection:
+        view = self.collection(principal, ref)
+        if not view.can_read:
+            raise Forbidden("you may not read this collection")
+        return view.collection
+
+    # -- reads (TAXII §5.3, §5.4, §5.6, §5.8) -------------------------------------
+    def read(self, principal: Principal, ref: str, filters: Filters, *, kind: str,
+             object_id: str | None = None) -> Listing:
+        """A page of objects (`kind` "objects"), manifest records ("manifest") or
+        versions ("versions"), optionally of one object (§5.6, §5.8)."""
+        collection = self._readable(principal, ref)
+        ids = (object_id,) if object_id is not None else filters.ids
+        versions = VersionFilter.everything() if kind == "versions" else filters.versions
+        query_key = fingerprint(kind, object_id, filters.added_after, filters.ids,
+                                filters.types, versions, filters.spec_versions)
+        after = filters.added_after
+        if filters.next is not None:
+            position = self.cursors.open(filters.next, collection=collection.id,
+                                         principal=principal.id, query=query_key)
+            after = position if after is None else max(after, position)
+        limit = min(filters.limit or self.default_limit, self.max_limit)
+        if filters.spec_versions is not None and SPEC_VERSION not in filters.spec_versions:
+            page_rows, more = [], False  # this node stores STIX 2.1 only
+        else:
+            page = self.store.query(ObjectQuery(
+                cid=collection.cid, ids=ids, types=filters.types, versions=versions,
+                after=after, limit=limit, with_body=(kind == "objects")))
+            page_rows, more = page.rows, page.more
+        if object_id is not None and not page_rows and filters.next is None:
+            self._require_object(collection, object_id)
+        token = None
+        if more:
+            token = self.cursors.mint(collection=collection.id, principal=principal.id,
+                                      query=query_key, position=page_rows[-1].date_added)
+        return Listing(page_rows, more, token)
+
+    def _require_object(self, collection: Collection, object_id: str) -> None:
+        probe = self.store.query(ObjectQuery(
+            cid=collection.cid, ids=(object_id,), versions=VersionFilter.everything(),
+            limit=1, with_body=False))
+        if not probe.rows:
+            raise NotFound(f"object '{object_id}' not found in this collection")
+
+    # -- writes (TAXII §5.5, §5.7) ----------------------------------------------------
+    def add_envelope(self, principal: Principal, ref: str, body: bytes) -> bytes:
+        """Store the objects of a posted envelope; return the status resource (§4.3.1)."""
+        view = self.collection(principal, ref)
+        if not view.can_write:
+            raise Forbidden("you may not add objects to this collection")
+        try:
+            envelope = parse_json(body)
+        except JSONError as exc:
+            raise BadRequest(f"the request body is not valid JSON: {exc.message}") from None
+        objects = _envelope_objects(envelope)
+        now = now_us()
+        status_id = str(uuid.uuid4())
+        cid = view.collection.cid
+
+        made: list[StatusRecord] = []
+
+        def make_status(report: IngestReport) -> StatusRecord:
+            made.append(StatusRecord(status_id, principal.id, cid, now,
+                                     status_body(status_id, now, len(objects), report)))
+            return made[0]
+
+        self._ingest(cid, objects, now, make_status)
+        return made[0].body
+
+    def _ingest(self, cid: int, objects: Iterable[object], now: int,
+                make_status: Callable[[IngestReport], StatusRecord] | None = None,
+                ) -> IngestReport:
+        report = IngestReport()
+        accepted: list[NewVersion] = []
+        for obj in objects:
+            try:
+                s = check_object(obj)
+            except InvalidObject as exc:
+                report.failures.append(StoredOutcome(exc.object_id, exc.version, False, exc.message))
+                continue
+            accepted.append(NewVersion(s.id, s.type, s.version_us, s.version_text, s.body))
+
+        def finish(outcomes: list[StoredOutcome]) -> StatusRecord:
+            report.successes.extend(outcomes)
+            assert make_status is not None
+            return make_status(report)
+
+        if make_status is None:
+            report.successes.extend(self.store.add_objects(cid, accepted, now))
+        else:
+            self.store.add_objects(cid, accepted, now, finish)
+        return report
+
+    def delete_object(self, principal: Principal, ref: str, object_id: str,
+                      versions: VersionFilter | None, spec_versions: tuple[str, ...] | None) -> None:
+        """Delete versions of an object (§5.7); no `match[version]` deletes every version."""
+        view = self.collection(principal, ref)
+        if not (view.can_read and view.can_write):
+            raise Forbidden("deleting needs both read and write access to this collection")
+        if spec_versions is not None and SPEC_VERSION not in spec_versions:
+            raise NotFound(f"object '{object_id}' not found in this collection")
+        removed = self.store.delete_versions(view.collection.cid, object_id,
+                                             versions or VersionFilter.everything())
+        if removed == 0:
+            raise NotFound(f"object '{object_id}' not found in this collection")
+
+    def status(self, principal: Principal, status_id: str) -> bytes:
+        """A status resource (§4.3), visible to the principal that caused it (and admins)."""
+        record = self.store.get_status(status_id)
+        if record is None or (record.principal_id != principal.id and not principal.is_admin):
+            raise NotFound(f"status '{status_id}' not found")
+        return record.body
+
+    # -- node-local operations (CLI) ----------------------------------------------------
+    def import_objects(self, collection: Collection, raw: Iterable[bytes]) -> IngestReport:
+        """Store objects given as raw JSON texts (one object each), as one transaction."""
+        report = IngestReport()
+        parsed: list[object] = []
+        for text in raw:
+            try:
+                parsed.append(parse_json(text))
+            except JSONError as exc:
+                report.failures.append(StoredOutcome("unknown", "unknown", False,
+                                                     f"not valid JSON: {exc.message}"))
+        sub = self._ingest(collection.cid, parsed, now_us())
+        report.successes.extend(sub.successes)
+        report.failures.extend(sub.failures)
+        return report
+
+    def export(self, collection: Collection, page_size: int = 1000) -> Iterator[bytes]:
+        """The latest version of every object, page by page (constant memory)."""
+        after: int | None = None
+        while True:
+            page = self.store.query(ObjectQuery(cid=collection.cid, after=after,
+                                                limit=page_size))
+            for row in page.rows:
+                assert row.body is not None
+                yield row.body
+            if not page.more:
+                return
+            after = page.rows[-1].date_added
+
+
+def _envelope_objects(envelope: object) -> list[object]:
+    """The `objects` of an envelope (TAXII §3.7) or of a STIX bundle (node decision)."""
+    if not isinstance(envelope, dict):
+        raise Unprocessable("the request body must be a TAXII envelope: a JSON object "
+                            "with an 'objects' list")
+    objects = envelope.get("objects")
+    if not isinstance(objects, list) or not objects:
+        raise Unprocessable("the envelope has no 'objects' list (or it is empty): "
+                            "nothing to add")
+    return objects
+
+
+def _details(items: list[StoredOutcome], default_message: str | None) -> list[dict[str, str]]:
+    out = []
+    for item in items:
+        d = {"id": item.id, "version": item.version}
+        message = item.message or (None if item.stored else default_message)
+        if message:
+            d["message"] = message
+        out.append(d)
+    return out
+
+
+def status_body(status_id: str, now: int, total: int, report: IngestReport) -> bytes:
+    """The finished status resource (TAXII §4.3.1); empty lists are omitted (§2)."""
+    doc: dict[str, object] = {
+        "id": status_id,
+        "status": "complete",
+        "request_timestamp": format_taxii_timestamp(now),
+        "total_count": total,
+        "success_count": len(report.successes),
+        "failure_count": len(report.failures),
+        "pending_count": 0,
+    }
+    if report.successes:
+        doc["successes"] = _details(report.successes, DUPLICATE_MESSAGE)
+    if report.failures:
+        doc["failures"] = _details(report.failures, None)
+    return orjson.dumps(doc)
+
+
+__all__ = ["CollectionView", "Exchange", "Filters", "IngestReport", "Listing", "LiaisonError"]

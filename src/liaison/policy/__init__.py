@@ -1,0 +1,1 @@
+"""The release decision: what a partner may receive, and why (DESIGN "The release decision")."""

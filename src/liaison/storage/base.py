@@ -1,0 +1,191 @@
+"""The storage seam: value objects and the `Store` protocol every engine implements.
+
+Nothing above this layer knows SQL.  Query semantics (TAXII 2.1 §3.4 filters, §3.5
+pagination) are decided once, here and in `exchange`; an engine only compiles an
+`ObjectQuery` into its own SQL.  Both engines pass the one contract suite in
+`tests/storage/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from liaison.storage.migrations import Migration
+
+ROLES = ("admin", "analyst", "reader")
+PRINCIPAL_KINDS = ("user", "partner")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Someone who calls the node: a local user (with a role) or a partner's node."""
+
+    id: str
+    name: str
+    kind: str
+    role: str
+    created_at: int
+    revoked_at: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.kind == "user" and self.role == "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """A TAXII collection (§5.2.1); `cid` is the engine's compact internal key."""
+
+    cid: int
+    id: str
+    title: str
+    alias: str | None = None
+    description: str | None = None
+    created_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Collection-level rights of one principal (TAXII §1.8 can_read / can_write)."""
+
+    collection_id: str
+    principal_id: str
+    can_read: bool
+    can_write: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VersionFilter:
+    """`match[version]` (TAXII §3.4.1): keywords and exact instants, ORed together."""
+
+    first: bool = False
+    last: bool = True
+    all: bool = False
+    exact: tuple[int, ...] = ()
+
+    @classmethod
+    def everything(cls) -> VersionFilter:
+        return cls(last=False, all=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectQuery:
+    """One page of object versions of one collection, in ascending `date_added`.
+
+    `after` is exclusive and combines `added_after` with the position of a `next`
+    cursor (the larger of the two).  `limit` rows are returned; the engine fetches one
+    more to tell whether there is `more`.
+    """
+
+    cid: int
+    ids: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    versions: VersionFilter = field(default_factory=VersionFilter)
+    after: int | None = None
+    limit: int = 100
+    with_body: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRow:
+    """One stored object version as a read returns it (body spliced, never parsed)."""
+
+    date_added: int
+    id: str
+    version: str
+    body: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[ObjectRow]
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    """A validated object version ready to store (built from a `stix.StixObject`)."""
+
+    id: str
+    type: str
+    version: int | None
+    version_text: str | None
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOutcome:
+    """What happened to one `NewVersion` in `Store.add_objects`, in input order."""
+
+    id: str
+    version: str
+    stored: bool
+    message: str | None = None
+
+
+class Store(Protocol):
+    """What the exchange needs from a database.  Every method is one transaction."""
+
+    engine: str
+
+    # -- schema (numbered migrations, see `storage.migrations`) ----------------
+    def applied_migrations(self) -> set[int]: ...
+    def apply_migration(self, migration: Migration, now: int) -> None: ...
+    def reset(self) -> None:
+        """Drop every table of the node (used by `liaison init --force`)."""
+
+    # -- node metadata --------------------------------------------------------
+    def close(self) -> None: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    # -- principals -----------------------------------------------------------
+    def add_principal(self, principal: Principal, token_hash: str) -> None: ...
+    def principal_by_token(self, token_hash: str) -> Principal | None: ...
+    def principal_by_name(self, name: str) -> Principal | None: ...
+    def list_principals(self) -> list[Principal]: ...
+    def revoke_principal(self, principal_id: str, at: int) -> None: ...
+
+    # -- collections and grants ----------------------------------------------
+    def add_collection(self, collection: Collection) -> Collection: ...
+    def list_collections(self) -> list[Collection]: ...
+    def collection(self, id_or_alias: str) -> Collection | None: ...
+    def set_grant(self, cid: int, principal_id: str, can_read: bool, can_write: bool) -> None: ...
+    def remove_grant(self, cid: int, principal_id: str) -> bool: ...
+    def grants_of(self, principal_id: str) -> dict[int, tuple[bool, bool]]: ...
+    def list_grants(self) -> list[Grant]: ...
+
+    # -- objects --------------------------------------------------------------
+    def add_objects(
+        self,
+        cid: int,
+        versions: Sequence[NewVersion],
+        now: int,
+        make_status: StatusMaker | None = None,
+    ) -> list[StoredOutcome]: ...
+    def query(self, q: ObjectQuery) -> Page: ...
+    def delete_versions(self, cid: int, stix_id: str, versions: VersionFilter) -> int: ...
+    def count_objects(self, cid: int) -> int: ...
+
+    # -- status resources (TAXII §4.3) ---------------------------------------
+    def get_status(self, status_id: str) -> StatusRecord | None: ...
+    def purge_statuses(self, older_than: int) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRecord:
+    """A stored status resource; `body` is its finished TAXII JSON (§4.3.1)."""
+
+    id: str
+    principal_id: str
+    cid: int
+    created_at: int
+    body: bytes
+
+
+StatusMaker = Callable[[list[StoredOutcome]], StatusRecord]
+"""Builds the status resource from the outcomes, inside the same transaction."""

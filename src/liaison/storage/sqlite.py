@@ -1,0 +1,363 @@
+"""The embedded engine: one SQLite file in WAL mode.
+
+Durability: `synchronous=FULL`, so an acknowledged write survives power loss, not
+only a process crash.  Concurrency: one writer at a time (a process-local lock plus
+`BEGIN IMMEDIATE` with a busy timeout across processes), readers in parallel, each
+thread with its own connection.  No read transaction is held between requests.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from liaison.errors import ConfigError, Unavailable
+from liaison.storage import migrations, versions
+from liaison.storage.base import (
+    Collection,
+    Grant,
+    NewVersion,
+    ObjectQuery,
+    ObjectRow,
+    Page,
+    Principal,
+    StatusMaker,
+    StatusRecord,
+    StoredOutcome,
+    VersionFilter,
+)
+
+_CHUNK = 500
+_PRINCIPAL_COLS = "id, name, kind, role, created_at, revoked_at"
+_COLLECTION_COLS = "cid, id, title, alias, description, created_at"
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA cache_size=-65536")
+    return conn
+
+
+class SQLiteStore:
+    """`Store` on SQLite (see `storage.base.Store` for the contract)."""
+
+    engine = "sqlite"
+
+    def __init__(self, path: str | Path, *, create: bool = False) -> None:
+        self.path = str(path)
+        if not create and not Path(self.path).exists():
+            raise ConfigError(f"database {self.path} does not exist — run 'liaison init' first")
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+
+    # -- connections ----------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = _connect(self.path)
+            except sqlite3.Error as exc:
+                raise ConfigError(f"cannot open database {self.path}: {exc}") from exc
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock:
+            conn = self._conn()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise Unavailable(f"the database is busy ({exc}); try again") from exc
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for reads made of several statements."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- schema -----------------------------------------------------------------
+    def applied_migrations(self) -> set[int]:
+        conn = self._conn()
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+        )
+        return {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+
+    def apply_migration(self, migration: migrations.Migration, now: int) -> None:
+        with self._write() as conn:
+            for statement in migrations.split_statements(migration.sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, now),
+            )
+
+    def reset(self) -> None:
+        with self._write() as conn:
+            tables = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+            conn.execute("PRAGMA defer_foreign_keys = ON")
+            for table in tables:
+                conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+
+    # -- node metadata ----------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- principals -----------------------------------------------------------
+    def add_principal(self, principal: Principal, token_hash: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                f"INSERT INTO principals ({_PRINCIPAL_COLS}, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (principal.id, principal.name, principal.kind, principal.role,
+                 principal.created_at, principal.revoked_at, token_hash),
+            )
+
+    def principal_by_token(self, token_hash: str) -> Principal | None:
+        row = self._conn().execute(
+            f"SELECT {_PRINCIPAL_COLS} FROM principals WHERE token_hash = ?", (token_hash,)
+        ).fetchone()
+        return Principal(*row) if row else None
+
+    def principal_by_name(self, name: str) -> Principal | None:
+        row = self._conn().execute(
+            f"SELECT {_PRINCIPAL_COLS} FROM principals WHERE name = ?", (name,)
+        ).fetchone()
+        return Principal(*row) if row else None
+
+    def list_principals(self) -> list[Principal]:
+        rows = self._conn().execute(f"SELECT {_PRINCIPAL_COLS} FROM principals ORDER BY name")
+        return [Principal(*r) for r in rows]
+
+    def revoke_principal(self, principal_id: str, at: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE principals SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (at, principal_id),
+            )
+
+    # -- collections and grants -------------------------------------------------
+    def add_collection(self, collection: Collection) -> Collection:
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO collections (id, title, alias, description, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (collection.id, collection.title, collection.alias, collection.description,
+                 collection.created_at),
+            )
+            cid = cur.lastrowid
+        assert cid is not None
+        return Collection(cid, collection.id, collection.title, collection.alias,
+                          collection.description, collection.created_at)
+
+    def list_collections(self) -> list[Collection]:
+        rows = self._conn().execute(f"SELECT {_COLLECTION_COLS} FROM collections ORDER BY cid")
+        return [Collection(*r) for r in rows]
+
+    def collection(self, id_or_alias: str) -> Collection | None:
+        row = self._conn().execute(
+            f"SELECT {_COLLECTION_COLS} FROM collections WHERE id = ? OR alias = ? "
+            "ORDER BY id = ? DESC LIMIT 1",
+            (id_or_alias, id_or_alias, id_or_alias),
+        ).fetchone()
+        return Collection(*row) if row else None
+
+    def set_grant(self, cid: int, principal_id: str, can_read: bool, can_write: bool) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO grants (cid, principal_id, can_read, can_write) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (cid, principal_id) DO UPDATE SET "
+                "can_read = excluded.can_read, can_write = excluded.can_write",
+                (cid, principal_id, int(can_read), int(can_write)),
+            )
+
+    def remove_grant(self, cid: int, principal_id: str) -> bool:
+        with self._write() as conn:
+            cur = conn.execute(
+                "DELETE FROM grants WHERE cid = ? AND principal_id = ?", (cid, principal_id)
+            )
+            return cur.rowcount > 0
+
+    def grants_of(self, principal_id: str) -> dict[int, tuple[bool, bool]]:
+        rows = self._conn().execute(
+            "SELECT cid, can_read, can_write FROM grants WHERE principal_id = ?", (principal_id,)
+        )
+        return {cid: (bool(r), bool(w)) for cid, r, w in rows}
+
+    def list_grants(self) -> list[Grant]:
+        rows = self._conn().execute(
+            "SELECT c.id, g.principal_id, g.can_read, g.can_write FROM grants g "
+            "JOIN collections c ON c.cid = g.cid ORDER BY c.cid, g.principal_id"
+        )
+        return [Grant(c, p, bool(r), bool(w)) for c, p, r, w in rows]
+
+    # -- objects ----------------------------------------------------------------
+    def add_objects(
+        self,
+        cid: int,
+        new: Sequence[NewVersion],
+        now: int,
+        make_status: StatusMaker | None = None,
+    ) -> list[StoredOutcome]:
+        with self._write() as conn:
+            existing = self._existing_versions(conn, cid, {v.id for v in new})
+            row = conn.execute("SELECT value FROM meta WHERE key = 'last_date_added'").fetchone()
+            plan = versions.plan_insert(new, existing, now, int(row[0]) if row else 0)
+            conn.executemany(
+                "INSERT INTO objects (date_added, cid, stix_id, type, version, version_text, "
+                "is_latest, is_first, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r.date_added, cid, r.id, r.type, r.version, r.version_text, r.is_latest,
+                  r.is_first, r.body) for r in plan.rows],
+            )
+            conn.executemany(
+                "UPDATE objects SET is_latest = (version = ?), is_first = (version = ?) "
+                "WHERE cid = ? AND stix_id = ?",
+                [(hi, lo, cid, sid) for sid, (lo, hi) in plan.reflag.items()],
+            )
+            if plan.rows:
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('last_date_added', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(plan.last_date_added),),
+                )
+            if make_status is not None:
+                status = make_status(plan.outcomes)
+                conn.execute(
+                    "INSERT INTO statuses (id, principal_id, cid, created_at, body) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (status.id, status.principal_id, status.cid, status.created_at, status.body),
+                )
+        return plan.outcomes
+
+    @staticmethod
+    def _existing_versions(
+        conn: sqlite3.Connection, cid: int, ids: set[str]
+    ) -> dict[str, dict[int, bytes]]:
+        found: dict[str, dict[int, bytes]] = {}
+        id_list = list(ids)
+        for i in range(0, len(id_list), _CHUNK):
+            chunk = id_list[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for sid, version, body in conn.execute(
+                f"SELECT stix_id, version, body FROM objects WHERE cid = ? AND stix_id IN ({marks})",
+                (cid, *chunk),
+            ):
+                found.setdefault(sid, {})[version] = body
+        return found
+
+    def query(self, q: ObjectQuery) -> Page:
+        where, params = _where(q)
+        cols = "date_added, stix_id, version_text" + (", body" if q.with_body else "")
+        sql = f"SELECT {cols} FROM objects WHERE {where} ORDER BY date_added LIMIT ?"
+        rows = self._conn().execute(sql, (*params, q.limit + 1)).fetchall()
+        more = len(rows) > q.limit
+        if more:
+            rows = rows[: q.limit]
+        if q.with_body:
+            return Page([ObjectRow(d, i, v, b) for d, i, v, b in rows], more)
+        return Page([ObjectRow(d, i, v) for d, i, v in rows], more)
+
+    def delete_versions(self, cid: int, stix_id: str, which: VersionFilter) -> int:
+        clause, params = _version_clause(which)
+        with self._write() as conn:
+            cur = conn.execute(
+                f"DELETE FROM objects WHERE cid = ? AND stix_id = ?{clause}",
+                (cid, stix_id, *params),
+            )
+            conn.execute(
+                "UPDATE objects SET "
+                "is_latest = (version = (SELECT MAX(version) FROM objects WHERE cid = ? AND stix_id = ?)), "
+                "is_first = (version = (SELECT MIN(version) FROM objects WHERE cid = ? AND stix_id = ?)) "
+                "WHERE cid = ? AND stix_id = ?",
+                (cid, stix_id) * 3,
+            )
+            return cur.rowcount
+
+    def count_objects(self, cid: int) -> int:
+        row = self._conn().execute(
+            "SELECT COUNT(*) FROM objects WHERE cid = ? AND is_latest = 1", (cid,)
+        ).fetchone()
+        return int(row[0])
+
+    # -- statuses -----------------------------------------------------------------
+    def get_status(self, status_id: str) -> StatusRecord | None:
+        row = self._conn().execute(
+            "SELECT id, principal_id, cid, created_at, body FROM statuses WHERE id = ?",
+            (status_id,),
+        ).fetchone()
+        return StatusRecord(*row) if row else None
+
+    def purge_statuses(self, older_than: int) -> int:
+        with self._write() as conn:
+            return conn.execute("DELETE FROM statuses WHERE created_at < ?", (older_than,)).rowcount
+
+
+def _version_clause(which: VersionFilter) -> tuple[str, list[object]]:
+    """The `match[version]` condition (TAXII §3.4.1) as an AND-ed SQL fragment."""
+    if which.all:
+        return "", []
+    parts: list[str] = []
+    params: list[object] = []
+    if which.last:
+        parts.append("is_latest = 1")
+    if which.first:
+        parts.append("is_first = 1")
+    if which.exact:
+        parts.append(f"version IN ({','.join('?' * len(which.exact))})")
+        params.extend(which.exact)
+    return f" AND ({' OR '.join(parts)})", params
+
+
+def _where(q: ObjectQuery) -> tuple[str, list[object]]:
+    sql = "cid = ?"
+    params: list[object] = [q.cid]
+    if q.after is not None:
+        sql += " AND date_added > ?"
+        params.append(q.after)
+    if q.ids:
+        sql += f" AND stix_id IN ({','.join('?' * len(q.ids))})"
+        params.extend(q.ids)
+    if q.types:
+        sql += f" AND type IN ({','.join('?' * len(q.types))})"
+        params.extend(q.types)
+    clause, vparams = _version_clause(q.versions)
+    return sql + clause, params + vparams

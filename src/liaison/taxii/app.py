@@ -1,0 +1,240 @@
+"""The TAXII 2.1 face: `create_app(node)` builds the ASGI application.
+
+Endpoints (reference §1.1, TAXII 2.1 §4 and §5): discovery, API root, status,
+collections, collection, manifest, objects GET/POST, object GET/DELETE, versions.
+Each handler authenticates (§1.6.9), negotiates media types (§3.1), parses filters
+(§3.4) and makes exactly one call through the exchange, off the event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from liaison.errors import LiaisonError, NotFound, PayloadTooLarge, Unauthenticated
+from liaison.exchange import Filters
+from liaison.node import Node
+from liaison.storage.base import Principal
+from liaison.taxii import resources
+from liaison.taxii.media import TAXII_21, check_accept, check_content_type
+from liaison.taxii.params import parse_filters
+
+log = logging.getLogger("liaison.taxii")
+
+CHALLENGE = 'Basic realm="Liaison TAXII", charset="UTF-8", Bearer realm="Liaison TAXII"'
+_OBJECTS = frozenset({"match[id]", "match[type]", "match[version]", "match[spec_version]"})
+_OBJECT = frozenset({"match[version]", "match[spec_version]"})
+_VERSIONS = frozenset({"match[spec_version]"})
+
+
+def taxii(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, headers=headers, media_type=TAXII_21)
+
+
+def error_response(exc: LiaisonError) -> Response:
+    headers = {"WWW-Authenticate": CHALLENGE} if exc.http_status == 401 else None
+    return taxii(resources.error(exc.http_status, exc.title, exc.message), exc.http_status,
+                 headers)
+
+
+def _credentials(request: Request) -> tuple[str | None, str]:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthenticated("this node requires credentials: HTTP Basic (name and token) "
+                              "or a Bearer token")
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer" and value.strip():
+        return None, value.strip()
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthenticated("the Basic credentials are not valid base64 UTF-8") from None
+        name, sep, token = decoded.partition(":")
+        if sep:
+            return name, token
+    raise Unauthenticated("unsupported Authorization header: use Basic or Bearer")
+
+
+class TaxiiApi:
+    """The handlers, bound to one node."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.exchange = node.exchange
+        self.root = node.settings.api_root
+        self.max_body = node.settings.max_content_length
+
+    async def _principal(self, request: Request) -> Principal:
+        name, token = _credentials(request)
+        return await run_in_threadpool(self.exchange.authenticate, token, name)
+
+    def _check_root(self, request: Request) -> None:
+        if request.path_params.get("root") != self.root:
+            raise NotFound("no such API root")
+
+    async def _body(self, request: Request) -> bytes:
+        """Read the body, refusing it as soon as it passes max_content_length (§4.2.1)."""
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body:
+            raise PayloadTooLarge(f"the body is larger than max_content_length "
+                                  f"({self.max_body} bytes)")
+        chunks = bytearray()
+        async for chunk in request.stream():
+            chunks += chunk
+            if len(chunks) > self.max_body:
+                raise PayloadTooLarge(f"the body is larger than max_content_length "
+                                      f"({self.max_body} bytes)")
+        return bytes(chunks)
+
+    # -- §4.1 - §4.3 ---------------------------------------------------------------
+    async def discovery(self, request: Request, who: Principal) -> Response:
+        """Server Discovery (§4.1): relative API root URLs unless a public https base."""
+        conf = self.node.settings
+        base = conf.public_base_url.rstrip("/") if conf.public_base_url.startswith("https://") else ""
+        org = self.node.org_identity().get("name", "")
+        title = conf.title or f"Liaison node of {org}"
+        return taxii(resources.discovery(title, "STIX 2.1 intelligence shared under agreements",
+                                         f"{base}/{self.root}/"))
+
+    async def api_root(self, request: Request, who: Principal) -> Response:
+        """Get API Root Information (§4.2)."""
+        self._check_root(request)
+        org = self.node.org_identity().get("name", "")
+        return taxii(resources.api_root(f"{org} intelligence", "The node's TAXII 2.1 API root",
+                                        self.max_body))
+
+    async def status(self, request: Request, who: Principal) -> Response:
+        """Get Status (§4.3): only the principal that posted (or an admin) sees it."""
+        self._check_root(request)
+        body = await run_in_threadpool(self.exchange.status, who, request.path_params["sid"])
+        return taxii(body)
+
+    # -- §5.1 - §5.2 ---------------------------------------------------------------
+    async def collections(self, request: Request, who: Principal) -> Response:
+        """Get Collections (§5.1): the collections this principal may use, stable order."""
+        self._check_root(request)
+        views = await run_in_threadpool(self.exchange.collections, who)
+        return taxii(resources.collections(views))
+
+    async def collection(self, request: Request, who: Principal) -> Response:
+        """Get a Collection (§5.2)."""
+        self._check_root(request)
+        view = await run_in_threadpool(self.exchange.collection, who, request.path_params["cid"])
+        return taxii(orjson.dumps(resources.collection(view)))
+
+    # -- §5.3 - §5.8 ---------------------------------------------------------------
+    def _filters(self, request: Request, allowed: frozenset[str]) -> Filters:
+        return parse_filters(request.query_params.multi_items(), allowed=allowed)
+
+    async def _listing(self, request: Request, who: Principal, kind: str,
+                       allowed: frozenset[str], render: Callable[[Any], bytes],
+                       object_id: str | None = None) -> Response:
+        self._check_root(request)
+        filters = self._filters(request, allowed)
+        listing = await run_in_threadpool(
+            lambda: self.exchange.read(who, request.path_params["cid"], filters, kind=kind,
+                                       object_id=object_id))
+        return taxii(render(listing), headers=resources.date_headers(listing))
+
+    async def manifest(self, request: Request, who: Principal) -> Response:
+        """Get Object Manifests (§5.3): one record per version, filters on the source."""
+        return await self._listing(request, who, "manifest", _OBJECTS, resources.manifest)
+
+    async def objects(self, request: Request, who: Principal) -> Response:
+        """Get Objects (§5.4) and Add Objects (§5.5, answered 202 with a status)."""
+        if request.method == "POST":
+            self._check_root(request)
+            check_content_type(request.headers.get("content-type"))
+            body = await self._body(request)
+            status = await run_in_threadpool(self.exchange.add_envelope, who,
+                                             request.path_params["cid"], body)
+            return taxii(status, 202)
+        return await self._listing(request, who, "objects", _OBJECTS, resources.envelope)
+
+    async def object(self, request: Request, who: Principal) -> Response:
+        """Get an Object (§5.6) and Delete an Object (§5.7)."""
+        oid = request.path_params["oid"]
+        if request.method == "DELETE":
+            self._check_root(request)
+            f = self._filters(request, _OBJECT)
+            has_version = "match[version]" in request.query_params
+            await run_in_threadpool(self.exchange.delete_object, who, request.path_params["cid"],
+                                    oid, f.versions if has_version else None, f.spec_versions)
+            return Response(status_code=200, media_type=TAXII_21)
+        return await self._listing(request, who, "objects", _OBJECT, resources.envelope, oid)
+
+    async def versions(self, request: Request, who: Principal) -> Response:
+        """Get Object Versions (§5.8)."""
+        return await self._listing(request, who, "versions", _VERSIONS, resources.versions,
+                                   request.path_params["oid"])
+
+
+Handler = Callable[[Request, Principal], Awaitable[Response]]
+
+
+def _endpoint(api: TaxiiApi, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            who = await api._principal(request)
+            check_accept(request.headers.get("accept"))
+            return await handler(request, who)
+        except LiaisonError as exc:
+            return error_response(exc)
+
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    titles = {404: "Not found", 405: "Method not allowed"}
+    message = ("no such TAXII endpoint (TAXII URLs end with '/')" if exc.status_code == 404
+               else str(exc.detail))
+    return taxii(resources.error(exc.status_code, titles.get(exc.status_code, "Error"), message),
+                 exc.status_code)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return taxii(resources.error(500, "Internal error",
+                                 "the node could not complete the request; see its log"), 500)
+
+
+def routes(api: TaxiiApi) -> list[Route]:
+    r = "/{root}/collections/{cid}"
+    table: list[tuple[str, Handler, list[str]]] = [
+        ("/taxii2/", api.discovery, ["GET"]),
+        ("/{root}/", api.api_root, ["GET"]),
+        ("/{root}/status/{sid}/", api.status, ["GET"]),
+        ("/{root}/collections/", api.collections, ["GET"]),
+        (f"{r}/", api.collection, ["GET"]),
+        (f"{r}/manifest/", api.manifest, ["GET"]),
+        (f"{r}/objects/", api.objects, ["GET", "POST"]),
+        (f"{r}/objects/{{oid}}/", api.object, ["GET", "DELETE"]),
+        (f"{r}/objects/{{oid}}/versions/", api.versions, ["GET"]),
+    ]
+    return [Route(path, _endpoint(api, h), methods=m) for path, h, m in table]
+
+
+def create_app(node: Node) -> Starlette:
+    """The node's ASGI application (TAXII 2.1 now; the web UI mounts beside it later)."""
+    api = TaxiiApi(node)
+    app = Starlette(routes=routes(api),
+                    exception_handlers={HTTPException: _http_error, Exception: _server_error})
+    app.router.redirect_slashes = False
+    app.state.node = node
+    return app
