@@ -13,8 +13,12 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from liaison.access import Access, Rights
 from liaison.admin import Admin
 from liaison.cursor import Cursors, fingerprint
+from liaison.explain import Explanation, explain
+from liaison.partners import Partners
+from liaison.policy.model import Partner, Visibility
 from liaison.errors import (
     BadRequest,
     Forbidden,
@@ -25,7 +29,6 @@ from liaison.errors import (
 )
 from liaison.stix.jsonparse import JSONError, parse_json
 from liaison.stix.timestamps import format_taxii_timestamp, now_us
-from liaison.stix.validate import InvalidObject, check_object
 from liaison.storage.base import (
     Collection,
     NewVersion,
@@ -38,6 +41,7 @@ from liaison.storage.base import (
     VersionFilter,
 )
 from liaison.tokens import hash_token
+from liaison.writes import prepare
 
 SPEC_VERSION = "2.1"
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
@@ -98,6 +102,8 @@ class Exchange:
                  max_limit: int) -> None:
         self.store = store
         self.admin = Admin(store)
+        self.partners = Partners(store, self.admin)
+        self.rights = Rights(store)
         self.cursors = cursors
         self.default_limit = default_limit
         self.max_limit = max_limit
@@ -113,47 +119,29 @@ class Exchange:
         return principal
 
     # -- collections --------------------------------------------------------------
-    def _rights(self, principal: Principal) -> dict[int, tuple[bool, bool]] | None:
-        """Per-collection (read, write), or None for an admin who has all rights."""
-        if principal.is_admin:
-            return None
-        grants = self.store.grants_of(principal.id)
-        if principal.role == "reader":
-            return {cid: (r, False) for cid, (r, _w) in grants.items()}
-        return grants
-
     def collections(self, principal: Principal) -> list[CollectionView]:
         """The collections a principal can see (TAXII §5.1), in a stable order."""
-        rights = self._rights(principal)
-        views = []
-        for c in self.store.list_collections():
-            r, w = (True, True) if rights is None else rights.get(c.cid, (False, False))
-            if r or w:
-                views.append(CollectionView(c, r, w))
-        return views
+        return [CollectionView(a.collection, a.can_read, a.can_write)
+                for a in self.rights.all(principal)]
 
     def collection(self, principal: Principal, ref: str) -> CollectionView:
         """One visible collection by id or alias; 404 when unknown or invisible."""
-        c = self.store.collection(ref)
-        if c is not None:
-            rights = self._rights(principal)
-            r, w = (True, True) if rights is None else rights.get(c.cid, (False, False))
-            if r or w:
-                return CollectionView(c, r, w)
-        raise NotFound(f"collection '{ref}' not found")
+        a = self.rights.one(principal, ref)
+        return CollectionView(a.collection, a.can_read, a.can_write)
 
-    def _readable(self, principal: Principal, ref: str) -> Collection:
-        view = self.collection(principal, ref)
-        if not view.can_read:
+    def _readable(self, principal: Principal, ref: str) -> Access:
+        access = self.rights.one(principal, ref)
+        if not access.can_read:
             raise Forbidden("you may not read this collection")
-        return view.collection
+        return access
 
     # -- reads (TAXII §5.3, §5.4, §5.6, §5.8) -------------------------------------
     def read(self, principal: Principal, ref: str, filters: Filters, *, kind: str,
              object_id: str | None = None) -> Listing:
         """A page of objects (`kind` "objects"), manifest records ("manifest") or
         versions ("versions"), optionally of one object (§5.6, §5.8)."""
-        collection = self._readable(principal, ref)
+        access = self._readable(principal, ref)
+        collection = access.collection
         ids = (object_id,) if object_id is not None else filters.ids
         versions = VersionFilter.everything() if kind == "versions" else filters.versions
         query_key = fingerprint(kind, object_id, filters.added_after, filters.ids,
@@ -169,28 +157,30 @@ class Exchange:
         else:
             page = self.store.query(ObjectQuery(
                 cid=collection.cid, ids=ids, types=filters.types, versions=versions,
-                after=after, limit=limit, with_body=(kind == "objects")))
+                after=after, limit=limit, with_body=(kind == "objects"),
+                visibility=access.visibility))
             page_rows, more = page.rows, page.more
         if object_id is not None and not page_rows and filters.next is None:
-            self._require_object(collection, object_id)
+            self._require_object(collection, object_id, access.visibility)
         token = None
         if more:
             token = self.cursors.mint(collection=collection.id, principal=principal.id,
                                       query=query_key, position=page_rows[-1].date_added)
         return Listing(page_rows, more, token)
 
-    def _require_object(self, collection: Collection, object_id: str) -> None:
+    def _require_object(self, collection: Collection, object_id: str,
+                        visibility: Visibility | None) -> None:
         probe = self.store.query(ObjectQuery(
             cid=collection.cid, ids=(object_id,), versions=VersionFilter.everything(),
-            limit=1, with_body=False))
+            limit=1, with_body=False, visibility=visibility))
         if not probe.rows:
             raise NotFound(f"object '{object_id}' not found in this collection")
 
     # -- writes (TAXII §5.5, §5.7) ----------------------------------------------------
     def add_envelope(self, principal: Principal, ref: str, body: bytes) -> bytes:
         """Store the objects of a posted envelope; return the status resource (§4.3.1)."""
-        view = self.collection(principal, ref)
-        if not view.can_write:
+        access = self.rights.one(principal, ref)
+        if not access.can_write:
             raise Forbidden("you may not add objects to this collection")
         try:
             envelope = parse_json(body)
@@ -199,7 +189,7 @@ class Exchange:
         objects = _envelope_objects(envelope)
         now = now_us()
         status_id = str(uuid.uuid4())
-        cid = view.collection.cid
+        cid = access.collection.cid
 
         made: list[StatusRecord] = []
 
@@ -208,42 +198,42 @@ class Exchange:
                                      status_body(status_id, now, len(objects), report)))
             return made[0]
 
-        self._ingest(cid, objects, now, make_status)
+        self._ingest(cid, objects, now, access.partner, make_status)
         return made[0].body
 
     def _ingest(self, cid: int, objects: Iterable[object], now: int,
+                partner: Partner | None,
                 make_status: Callable[[IngestReport], StatusRecord] | None = None,
                 ) -> IngestReport:
-        report = IngestReport()
-        accepted: list[NewVersion] = []
-        for obj in objects:
-            try:
-                s = check_object(obj)
-            except InvalidObject as exc:
-                report.failures.append(StoredOutcome(exc.object_id, exc.version, False, exc.message))
-                continue
-            accepted.append(NewVersion(s.id, s.type, s.version_us, s.version_text, s.body))
+        """Validate, apply the receiving policy and store, as one transaction."""
+        prepared = prepare(self.store, objects, partner)
+        for info, body in prepared.markings:
+            self.store.set_marking(info, body)
+        report = IngestReport(failures=prepared.failures)
 
         def finish(outcomes: list[StoredOutcome]) -> StatusRecord:
-            report.successes.extend(outcomes)
+            report.successes.extend(outcomes[: prepared.own])
             assert make_status is not None
             return make_status(report)
 
         if make_status is None:
-            report.successes.extend(self.store.add_objects(cid, accepted, now))
+            outcomes = self.store.add_objects(cid, prepared.versions, now)
+            report.successes.extend(outcomes[: prepared.own])
         else:
-            self.store.add_objects(cid, accepted, now, finish)
+            self.store.add_objects(cid, prepared.versions, now, finish)
         return report
 
     def delete_object(self, principal: Principal, ref: str, object_id: str,
                       versions: VersionFilter | None, spec_versions: tuple[str, ...] | None) -> None:
         """Delete versions of an object (§5.7); no `match[version]` deletes every version."""
-        view = self.collection(principal, ref)
-        if not (view.can_read and view.can_write):
+        access = self.rights.one(principal, ref)
+        if not (access.can_read and access.can_write):
             raise Forbidden("deleting needs both read and write access to this collection")
+        if access.partner is not None:
+            raise Forbidden("partners may add objects under a push agreement, never delete")
         if spec_versions is not None and SPEC_VERSION not in spec_versions:
             raise NotFound(f"object '{object_id}' not found in this collection")
-        removed = self.store.delete_versions(view.collection.cid, object_id,
+        removed = self.store.delete_versions(access.collection.cid, object_id,
                                              versions or VersionFilter.everything())
         if removed == 0:
             raise NotFound(f"object '{object_id}' not found in this collection")
@@ -254,6 +244,14 @@ class Exchange:
         if record is None or (record.principal_id != principal.id and not principal.is_admin):
             raise NotFound(f"status '{status_id}' not found")
         return record.body
+
+    # -- policy explanations (admins) ------------------------------------------------
+    def explain(self, object_id: str, partner_name: str,
+                collection_ref: str | None = None) -> list[Explanation]:
+        """Why an object is or is not released to a partner, per collection holding it."""
+        partner = self.partners.get(partner_name)
+        collection = self.admin.collection(collection_ref) if collection_ref else None
+        return explain(self.store, self.rights, object_id, partner, collection)
 
     # -- node-local operations (CLI) ----------------------------------------------------
     def import_objects(self, collection: Collection, raw: Iterable[bytes]) -> IngestReport:
@@ -266,7 +264,7 @@ class Exchange:
             except JSONError as exc:
                 report.failures.append(StoredOutcome("unknown", "unknown", False,
                                                      f"not valid JSON: {exc.message}"))
-        sub = self._ingest(collection.cid, parsed, now_us())
+        sub = self._ingest(collection.cid, parsed, now_us(), None)
         report.successes.extend(sub.successes)
         report.failures.extend(sub.failures)
         return report
@@ -285,6 +283,10 @@ class Exchange:
             after = page.rows[-1].date_added
 
 
+_JSON_KINDS = {type(None): "null", bool: "boolean", int: "number", float: "number",
+               str: "string", list: "array"}
+
+
 def _envelope_objects(envelope: object) -> list[object]:
     """The `objects` of an envelope (TAXII §3.7) or of a STIX bundle (node decision)."""
     if not isinstance(envelope, dict):
@@ -294,6 +296,11 @@ def _envelope_objects(envelope: object) -> list[object]:
     if not isinstance(objects, list) or not objects:
         raise Unprocessable("the envelope has no 'objects' list (or it is empty): "
                             "nothing to add")
+    for n, item in enumerate(objects):
+        if not isinstance(item, dict):
+            kind = _JSON_KINDS.get(type(item), "value")
+            raise Unprocessable(f"objects[{n}] is a JSON {kind}, not an object: an envelope "
+                                "lists STIX objects only (TAXII §3.7); nothing was stored")
     return objects
 
 

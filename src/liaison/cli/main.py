@@ -38,7 +38,7 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 
 
 def main() -> None:
-    from liaison.cli import admin_cmds, data_cmds, node_cmds  # noqa: F401  (registers commands)
+    from liaison.cli import admin_cmds, data_cmds, node_cmds, policy_cmds  # noqa: F401
 
     try:
         cli.main(standalone_mode=False, prog_name="liaison")

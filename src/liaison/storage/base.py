@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from liaison.policy.model import Agreement, MarkingInfo, Partner, Visibility
+
 if TYPE_CHECKING:
     from liaison.storage.migrations import Migration
 
@@ -46,6 +48,8 @@ class Collection:
     alias: str | None = None
     description: str | None = None
     created_at: int = 0
+    default_tlp: int = 2
+    """TLP rank assumed for unmarked objects (2 = AMBER; never CLEAR by accident)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,8 @@ class ObjectQuery:
     after: int | None = None
     limit: int = 100
     with_body: bool = True
+    visibility: Visibility | None = None
+    """A partner's read terms: compiled into the query by `storage.policy_sql`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,14 @@ class NewVersion:
     version: int | None
     version_text: str | None
     body: bytes
+    tlp: int | None = None
+    markings: tuple[str, ...] = ()
+    restricted: bool = False
+    public: bool = False
+    ref_a: str | None = None
+    ref_b: str | None = None
+    origin: str | None = None
+    """None for this node's own material, else the id of the partner it came from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +185,24 @@ class Store(Protocol):
     def delete_versions(self, cid: int, stix_id: str, versions: VersionFilter) -> int: ...
     def count_objects(self, cid: int) -> int: ...
 
+    def origins(self, stix_ids: Sequence[str]) -> dict[str, set[str | None]]:
+        """Node-wide: the origins of every stored version of each id (STIX §3.5)."""
+    def object_facts(self, cid: int, stix_id: str) -> ObjectRelease | None:
+        """The release columns of the latest version of an object (for explain)."""
+
+    # -- partners, agreements and the marking registry -----------------------
+    def add_partner(self, partner: Partner) -> None: ...
+    def partner(self, name: str) -> Partner | None: ...
+    def partner_by_principal(self, principal_id: str) -> Partner | None: ...
+    def list_partners(self) -> list[Partner]: ...
+    def remove_partner(self, partner_id: str, at: int) -> None: ...
+    def add_agreement(self, agreement: Agreement) -> None: ...
+    def agreements(self, partner_id: str | None) -> list[Agreement]: ...
+    def revoke_agreement(self, agreement_id: str, at: int) -> bool: ...
+    def set_marking(self, info: MarkingInfo, body: bytes | None) -> None: ...
+    def markings(self, ids: Sequence[str]) -> dict[str, MarkingInfo]: ...
+    def marking_bodies(self, ids: Sequence[str]) -> dict[str, bytes]: ...
+
     # -- status resources (TAXII §4.3) ---------------------------------------
     def get_status(self, status_id: str) -> StatusRecord | None: ...
     def purge_statuses(self, older_than: int) -> int: ...
@@ -189,3 +221,19 @@ class StatusRecord:
 
 StatusMaker = Callable[[list[StoredOutcome]], StatusRecord]
 """Builds the status resource from the outcomes, inside the same transaction."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRelease:
+    """The stored release columns of one object version (see `policy.derive`)."""
+
+    date_added: int
+    id: str
+    type: str
+    tlp: int | None
+    markings: tuple[str, ...]
+    restricted: bool
+    public: bool
+    origin: str | None
+    ref_a: str | None
+    ref_b: str | None

@@ -8,6 +8,7 @@ once; SQLite passes `?` and PostgreSQL `%s` as the placeholder.  Both schemas ke
 from __future__ import annotations
 
 from liaison.storage.base import ObjectQuery, VersionFilter
+from liaison.storage.policy_sql import visible_sql
 
 
 def _marks(mark: str, n: int) -> str:
@@ -46,12 +47,16 @@ def where(q: ObjectQuery, mark: str) -> tuple[str, list[object]]:
         sql += f" AND type IN ({_marks(mark, len(q.types))})"
         params.extend(q.types)
     clause, vparams = version_clause(q.versions, mark)
-    return sql + clause, params + vparams
+    sql, params = sql + clause, params + vparams
+    if q.visibility is not None:
+        visible, pparams = visible_sql(q.visibility, "o", mark)
+        sql, params = f"{sql} AND {visible}", params + pparams
+    return sql, params
 
 
 def page_sql(q: ObjectQuery, mark: str) -> tuple[str, list[object]]:
     """One page of `q` in ascending `date_added`, with one row more to tell `more`."""
     condition, params = where(q, mark)
     cols = "date_added, stix_id, version_text" + (", body" if q.with_body else "")
-    return (f"SELECT {cols} FROM objects WHERE {condition} ORDER BY date_added LIMIT {mark}",
+    return (f"SELECT {cols} FROM objects o WHERE {condition} ORDER BY date_added LIMIT {mark}",
             [*params, q.limit + 1])

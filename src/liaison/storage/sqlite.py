@@ -12,10 +12,12 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from liaison.errors import ConfigError, Unavailable
-from liaison.storage import migrations, versions
+from liaison.storage import migrations, sql, versions
+from liaison.storage.registry import RegistrySQL
 from liaison.storage.base import (
     Collection,
     Grant,
@@ -32,7 +34,7 @@ from liaison.storage.base import (
 
 _CHUNK = 500
 _PRINCIPAL_COLS = "id, name, kind, role, created_at, revoked_at"
-_COLLECTION_COLS = "cid, id, title, alias, description, created_at"
+_COLLECTION_COLS = "cid, id, title, alias, description, created_at, default_tlp"
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -45,10 +47,11 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore:
+class SQLiteStore(RegistrySQL):
     """`Store` on SQLite (see `storage.base.Store` for the contract)."""
 
     engine = "sqlite"
+    _mark = "?"
 
     def __init__(self, path: str | Path, *, create: bool = False) -> None:
         self.path = str(path)
@@ -56,7 +59,7 @@ class SQLiteStore:
             raise ConfigError(f"database {self.path} does not exist — run 'liaison init' first")
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        self._all: list[sqlite3.Connection] = []
+        self._connections: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
 
     # -- connections ----------------------------------------------------------
@@ -69,8 +72,14 @@ class SQLiteStore:
                 raise ConfigError(f"cannot open database {self.path}: {exc}") from exc
             self._local.conn = conn
             with self._all_lock:
-                self._all.append(conn)
+                self._connections.append(conn)
         return conn
+
+    def _one(self, query: str, params: Sequence[object] = ()) -> tuple | None:  # type: ignore[type-arg]
+        return self._conn().execute(query, params).fetchone()  # type: ignore[no-any-return]
+
+    def _all(self, query: str, params: Sequence[object] = ()) -> list[tuple]:  # type: ignore[type-arg]
+        return self._conn().execute(query, params).fetchall()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -99,22 +108,30 @@ class SQLiteStore:
 
     def close(self) -> None:
         with self._all_lock:
-            for conn in self._all:
+            for conn in self._connections:
                 conn.close()
-            self._all.clear()
+            self._connections.clear()
         self._local = threading.local()
 
     # -- schema -----------------------------------------------------------------
     def applied_migrations(self) -> set[int]:
+        """Read-only: a database without the record table has no migration applied."""
         conn = self._conn()
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-        )
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                        "AND name = 'schema_migrations'").fetchone() is None:
+            return set()
         return {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
 
     def apply_migration(self, migration: migrations.Migration, now: int) -> None:
+        """Apply one migration and record it, in one transaction (skipped if recorded)."""
         with self._write() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+            )
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?",
+                            (migration.version,)).fetchone() is not None:
+                return
             for statement in migrations.split_statements(migration.sql):
                 conn.execute(statement)
             conn.execute(
@@ -125,7 +142,8 @@ class SQLiteStore:
     def reset(self) -> None:
         with self._write() as conn:
             tables = [r[0] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                "ORDER BY rowid DESC")]  # newest first: referencing tables before referenced
             conn.execute("PRAGMA defer_foreign_keys = ON")
             for table in tables:
                 conn.execute(f'DROP TABLE IF EXISTS "{table}"')
@@ -179,15 +197,14 @@ class SQLiteStore:
     def add_collection(self, collection: Collection) -> Collection:
         with self._write() as conn:
             cur = conn.execute(
-                "INSERT INTO collections (id, title, alias, description, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO collections (id, title, alias, description, created_at, default_tlp) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (collection.id, collection.title, collection.alias, collection.description,
-                 collection.created_at),
+                 collection.created_at, collection.default_tlp),
             )
             cid = cur.lastrowid
         assert cid is not None
-        return Collection(cid, collection.id, collection.title, collection.alias,
-                          collection.description, collection.created_at)
+        return replace(collection, cid=cid)
 
     def list_collections(self) -> list[Collection]:
         rows = self._conn().execute(f"SELECT {_COLLECTION_COLS} FROM collections ORDER BY cid")
@@ -244,9 +261,16 @@ class SQLiteStore:
             plan = versions.plan_insert(new, existing, now, int(row[0]) if row else 0)
             conn.executemany(
                 "INSERT INTO objects (date_added, cid, stix_id, type, version, version_text, "
-                "is_latest, is_first, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "is_latest, is_first, body, tlp, restricted, public, origin, ref_a, ref_b) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(r.date_added, cid, r.id, r.type, r.version, r.version_text, r.is_latest,
-                  r.is_first, r.body) for r in plan.rows],
+                  r.is_first, r.body, r.source.tlp, int(r.source.restricted),
+                  int(r.source.public), r.source.origin, r.source.ref_a, r.source.ref_b)
+                 for r in plan.rows],
+            )
+            conn.executemany(
+                "INSERT INTO object_markings (date_added, marking_id) VALUES (?, ?)",
+                [(r.date_added, m) for r in plan.rows for m in r.source.markings],
             )
             conn.executemany(
                 "UPDATE objects SET is_latest = (version = ?), is_first = (version = ?) "
@@ -285,10 +309,8 @@ class SQLiteStore:
         return found
 
     def query(self, q: ObjectQuery) -> Page:
-        where, params = _where(q)
-        cols = "date_added, stix_id, version_text" + (", body" if q.with_body else "")
-        sql = f"SELECT {cols} FROM objects WHERE {where} ORDER BY date_added LIMIT ?"
-        rows = self._conn().execute(sql, (*params, q.limit + 1)).fetchall()
+        text, params = sql.page_sql(q, "?")
+        rows = self._conn().execute(text, params).fetchall()
         more = len(rows) > q.limit
         if more:
             rows = rows[: q.limit]
@@ -297,7 +319,7 @@ class SQLiteStore:
         return Page([ObjectRow(d, i, v) for d, i, v in rows], more)
 
     def delete_versions(self, cid: int, stix_id: str, which: VersionFilter) -> int:
-        clause, params = _version_clause(which)
+        clause, params = sql.version_clause(which, "?")
         with self._write() as conn:
             cur = conn.execute(
                 f"DELETE FROM objects WHERE cid = ? AND stix_id = ?{clause}",
@@ -329,35 +351,3 @@ class SQLiteStore:
     def purge_statuses(self, older_than: int) -> int:
         with self._write() as conn:
             return conn.execute("DELETE FROM statuses WHERE created_at < ?", (older_than,)).rowcount
-
-
-def _version_clause(which: VersionFilter) -> tuple[str, list[object]]:
-    """The `match[version]` condition (TAXII §3.4.1) as an AND-ed SQL fragment."""
-    if which.all:
-        return "", []
-    parts: list[str] = []
-    params: list[object] = []
-    if which.last:
-        parts.append("is_latest = 1")
-    if which.first:
-        parts.append("is_first = 1")
-    if which.exact:
-        parts.append(f"version IN ({','.join('?' * len(which.exact))})")
-        params.extend(which.exact)
-    return f" AND ({' OR '.join(parts)})", params
-
-
-def _where(q: ObjectQuery) -> tuple[str, list[object]]:
-    sql = "cid = ?"
-    params: list[object] = [q.cid]
-    if q.after is not None:
-        sql += " AND date_added > ?"
-        params.append(q.after)
-    if q.ids:
-        sql += f" AND stix_id IN ({','.join('?' * len(q.ids))})"
-        params.extend(q.ids)
-    if q.types:
-        sql += f" AND type IN ({','.join('?' * len(q.types))})"
-        params.extend(q.types)
-    clause, vparams = _version_clause(q.versions)
-    return sql + clause, params + vparams

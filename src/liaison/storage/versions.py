@@ -35,6 +35,8 @@ class PlannedRow:
     is_latest: int
     is_first: int
     body: bytes
+    source: NewVersion
+    """The version as given, with its release columns (tlp, markings, origin, …)."""
 
 
 @dataclass(slots=True)
@@ -82,7 +84,7 @@ def plan_insert(
             plan.reflag[v.id] = (lo, hi)
         plan.rows.append(
             PlannedRow(date_added, v.id, v.type, version, text, int(version == hi),
-                       int(version == lo), v.body)
+                       int(version == lo), v.body, v)
         )
     plan.last_date_added = clock
     return plan

@@ -1,0 +1,116 @@
+"""The write path: from untrusted objects to versions ready to store.
+
+For every writer: STIX validation (`stix.validate`) and the release columns
+(`policy.derive`).  For partner writers (TAXII push, federation pull) also the
+receiving policy of the policy issue: identity comes from the credentials, never from
+the payload (an object whose `created_by_ref` names anyone but the partner is
+refused), and only the creator versions an object (STIX §3.5: a partner may not add
+versions of an object that originated here or with another partner).
+
+Marking knowledge: statement and releasability marking-definitions written by local
+users (or the CLI) are entered in the node's marking registry; those received from
+partners are stored as objects but not trusted as definitions, so anything carrying
+them stays withheld from partners (fail closed).  When marked content enters a
+collection, the definitions it uses come with it: the nine standard TLP definitions,
+and the registry's own definitions it references.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from liaison.policy.derive import STANDARD_TLP, derive
+from liaison.policy.model import MarkingInfo, Partner
+from liaison.policy.releasability import releasable_to
+from liaison.stix.jsonparse import parse_json
+from liaison.stix.markings import standard_marking_definitions
+from liaison.stix.validate import InvalidObject, StixObject, check_object
+from liaison.storage.base import NewVersion, Store, StoredOutcome
+
+
+@dataclass(slots=True)
+class Prepared:
+    """Versions to store (the envelope's own first, then companions) and refusals."""
+
+    versions: list[NewVersion] = field(default_factory=list)
+    failures: list[StoredOutcome] = field(default_factory=list)
+    own: int = 0
+    """How many of `versions` came from the envelope (the rest are companions)."""
+    markings: list[tuple[MarkingInfo, bytes]] = field(default_factory=list)
+
+
+def _version(s: StixObject, origin: str | None) -> NewVersion:
+    c = derive(s)
+    return NewVersion(s.id, s.type, s.version_us, s.version_text, s.body, c.tlp, c.markings,
+                      c.restricted, c.public, c.ref_a, c.ref_b, origin)
+
+
+def _marking_info(s: StixObject) -> MarkingInfo | None:
+    if s.type != "marking-definition" or s.id in STANDARD_TLP:
+        return None
+    orgs = releasable_to(s.obj)
+    if orgs is not None:
+        return MarkingInfo(s.id, "releasability", None, orgs)
+    if s.obj.get("definition_type") == "statement":
+        return MarkingInfo(s.id, "statement")
+    return None
+
+
+def _partner_refusal(s: StixObject, partner: Partner, origins: dict[str, set[str | None]],
+                     ) -> str | None:
+    creator = s.created_by_ref
+    if creator is not None and creator != partner.org_identity:
+        return (f"created_by_ref names {creator}, but these credentials belong to "
+                f"{partner.org_identity}: a partner may only send objects it created")
+    if s.category != "sco" and s.type != "marking-definition":
+        others = origins.get(s.id, set()) - {partner.id}
+        if others:
+            return ("this object originated elsewhere: only its creator may add versions "
+                    "(STIX 2.1 §3.5); publish a new object with a derived-from relationship")
+    return None
+
+
+def prepare(store: Store, objects: Iterable[object], partner: Partner | None) -> Prepared:
+    """Validate and classify objects; nothing is written here."""
+    out = Prepared()
+    checked: list[StixObject] = []
+    for obj in objects:
+        try:
+            checked.append(check_object(obj))
+        except InvalidObject as exc:
+            out.failures.append(StoredOutcome(exc.object_id, exc.version, False, exc.message))
+    origins = store.origins([s.id for s in checked]) if partner is not None else {}
+    used: set[str] = set()
+    for s in checked:
+        if partner is not None:
+            refusal = _partner_refusal(s, partner, origins)
+            if refusal is not None:
+                out.failures.append(StoredOutcome(s.id, s.version_text or "unknown", False,
+                                                  refusal))
+                continue
+        else:
+            info = _marking_info(s)
+            if info is not None:
+                out.markings.append((info, s.body))
+        out.versions.append(_version(s, partner.id if partner else None))
+        used.update(s.marking_refs)
+        used.update(s.granular_marking_refs)
+    out.own = len(out.versions)
+    out.versions.extend(_companions(store, used))
+    return out
+
+
+@functools.cache
+def _standard_versions() -> tuple[NewVersion, ...]:
+    return tuple(_version(check_object(d), None) for d in standard_marking_definitions())
+
+
+def _companions(store: Store, used: set[str]) -> list[NewVersion]:
+    """The marking definitions marked content needs beside it in its collection."""
+    extra: list[NewVersion] = list(_standard_versions()) if used & STANDARD_TLP else []
+    known = store.marking_bodies(sorted(used - STANDARD_TLP)) if used - STANDARD_TLP else {}
+    for marking_id in sorted(known):
+        extra.append(_version(check_object(parse_json(known[marking_id])), None))
+    return extra
