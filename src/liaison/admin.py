@@ -65,6 +65,8 @@ class Admin:
                        description: str | None = None) -> Collection:
         if not title.strip():
             raise BadRequest("a collection needs a non-empty title")
+        if "\x00" in title + (description or ""):  # PostgreSQL text cannot hold U+0000
+            raise BadRequest("a collection's title and description cannot contain U+0000 (NUL)")
         if alias is not None:
             if not _ALIAS.match(alias):
                 raise BadRequest(f"alias {alias!r} must be 1–64 lowercase letters, digits, "

@@ -108,3 +108,9 @@ class Unavailable(LiaisonError):
     http_status = 503
     exit_code = 7
     title = "Service unavailable"
+
+
+class LeaseLost(Conflict):
+    """A sync run lost its lease to another process: its step is rolled back, it stops."""
+
+    title = "Sync lease lost"

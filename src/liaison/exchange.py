@@ -34,10 +34,12 @@ from liaison.storage.base import (
     NewVersion,
     ObjectQuery,
     ObjectRow,
+    Page,
     Principal,
     StatusRecord,
     Store,
     StoredOutcome,
+    SyncAdvance,
     VersionFilter,
 )
 from liaison.tokens import hash_token
@@ -204,24 +206,76 @@ class Exchange:
     def _ingest(self, cid: int, objects: Iterable[object], now: int,
                 partner: Partner | None,
                 make_status: Callable[[IngestReport], StatusRecord] | None = None,
+                *, via: str | None = None,
+                advance: Callable[[IngestReport], SyncAdvance] | None = None,
                 ) -> IngestReport:
-        """Validate, apply the receiving policy and store, as one transaction."""
-        prepared = prepare(self.store, objects, partner)
+        """Validate, apply the receiving policy and store, as one transaction.
+
+        `make_status` and `advance` (a federation checkpoint) are built from the report
+        inside that transaction; `via` is the agreement partner material came through.
+        """
+        prepared = prepare(self.store, objects, partner, via,
+                           copies_in=cid if advance is not None else None)
         for info, body in prepared.markings:
             self.store.set_marking(info, body)
         report = IngestReport(failures=prepared.failures)
+        filled: list[bool] = []
 
-        def finish(outcomes: list[StoredOutcome]) -> StatusRecord:
-            report.successes.extend(outcomes[: prepared.own])
-            assert make_status is not None
-            return make_status(report)
+        def fill(outcomes: list[StoredOutcome]) -> IngestReport:
+            if not filled:
+                report.successes.extend(outcomes[: prepared.own])
+                filled.append(True)
+            return report
 
-        if make_status is None:
-            outcomes = self.store.add_objects(cid, prepared.versions, now)
-            report.successes.extend(outcomes[: prepared.own])
-        else:
-            self.store.add_objects(cid, prepared.versions, now, finish)
+        status_hook = (None if make_status is None
+                       else lambda outcomes: make_status(fill(outcomes)))
+        advance_hook = None if advance is None else lambda outcomes: advance(fill(outcomes))
+        fill(self.store.add_objects(cid, prepared.versions, now, status_hook,
+                                    advance=advance_hook))
         return report
+
+    # -- federation (liaison.federation: the sync engine is a face too) --------------
+    def partner_access(self, partner_id: str, agreement_id: str, cid: int) -> Access | None:
+        """A partner's rights on one collection under one agreement, computed afresh.
+
+        None when the partner is gone or the agreement no longer covers the collection
+        (revoked, expired, not yet valid): the sync engine asks before every request,
+        so revocation stops the flow at the next one.  The visibility carries only this
+        agreement's terms: a push releases what this agreement releases.
+        """
+        partner = next((p for p in self.partners.list() if p.id == partner_id), None)
+        collection = next((c for c in self.store.list_collections() if c.cid == cid), None)
+        if partner is None or collection is None:
+            return None
+        access = self.rights.for_partner(partner, [collection])[0]
+        agreement = next((a for a in self.store.agreements(partner_id) if a.id == agreement_id),
+                         None)
+        if agreement is None or not agreement.active(now_us()) or cid not in agreement.cids:
+            return None
+        vis = access.visibility
+        assert vis is not None
+        terms = tuple(t for t in vis.terms if t.agreement_id == agreement_id)
+        return Access(collection, bool(terms), agreement.lets_partner_write(),
+                      Visibility(vis.partner_id, vis.org_id, vis.default_tlp, terms), partner)
+
+    def outbound(self, access: Access, after: int | None, limit: int) -> Page:
+        """The next versions our policy releases to the partner (ascending date_added),
+        leaving out what came from that partner itself (it has them)."""
+        if not access.can_read or access.partner is None:
+            raise Forbidden("no active agreement lets this partner read the collection")
+        return self.store.query(ObjectQuery(
+            cid=access.collection.cid, versions=VersionFilter.everything(), after=after,
+            limit=limit, visibility=access.visibility, exclude_origin=access.partner.id))
+
+    def receive(self, access: Access, agreement_id: str, objects: list[object], now: int,
+                advance: Callable[[IngestReport], SyncAdvance]) -> IngestReport:
+        """Objects pulled from a partner: the same validation and receiving policy as a
+        partner's POST (the partner is the writer), provenance recorded, and the sync
+        checkpoint written in the same transaction as the data."""
+        if not access.can_write or access.partner is None:
+            raise Forbidden("no active agreement lets this partner write to the collection")
+        return self._ingest(access.collection.cid, objects, now, access.partner,
+                            via=agreement_id, advance=advance)
 
     def delete_object(self, principal: Principal, ref: str, object_id: str,
                       versions: VersionFilter | None, spec_versions: tuple[str, ...] | None) -> None:
@@ -269,12 +323,18 @@ class Exchange:
         report.failures.extend(sub.failures)
         return report
 
-    def export(self, collection: Collection, page_size: int = 1000) -> Iterator[bytes]:
-        """The latest version of every object, page by page (constant memory)."""
+    def export(self, collection: Collection, page_size: int = 1000,
+               partner: str | None = None) -> Iterator[bytes]:
+        """The latest version of every object, page by page (constant memory); with
+        `partner`, only what that partner's agreements release right now."""
+        visibility = None
+        if partner is not None:
+            visibility = self.rights.for_partner(self.partners.get(partner),
+                                                 [collection])[0].visibility
         after: int | None = None
         while True:
             page = self.store.query(ObjectQuery(cid=collection.cid, after=after,
-                                                limit=page_size))
+                                                limit=page_size, visibility=visibility))
             for row in page.rows:
                 assert row.body is not None
                 yield row.body
@@ -283,8 +343,8 @@ class Exchange:
             after = page.rows[-1].date_added
 
 
-_JSON_KINDS = {type(None): "null", bool: "boolean", int: "number", float: "number",
-               str: "string", list: "array"}
+_JSON_KINDS: dict[type, str] = {int: "number", float: "number", str: "string", bool: "boolean",
+                                 list: "array", type(None): "null"}
 
 
 def _envelope_objects(envelope: object) -> list[object]:

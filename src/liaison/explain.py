@@ -41,7 +41,7 @@ def decide_stored(store: Store, vis: Visibility, c: Collection, row: ObjectRelea
             continue
         end = store.object_facts(c.cid, ref)
         ok = False
-        if end is not None:
+        if end is not None and end.ref_a is None and end.ref_b is None:  # no SRO chains
             ok = decide(vis, _facts(end), store.markings(end.markings)).released
         endpoints.append((ref, ok))
     return decide(vis, _facts(row, tuple(endpoints)), store.markings(row.markings))

@@ -34,7 +34,7 @@ class Node:
     @classmethod
     def open(cls, home: Path, *, check_schema: bool = True, **overrides: object) -> Node:
         conf = settings_mod.load(home).with_overrides(**overrides)
-        store = open_store(settings_mod.database_url(conf))
+        store = open_store(settings_mod.database_url(conf), pool_size=conf.db_pool_size)
         try:
             if check_schema:
                 todo = migrations.pending(store.engine, store.applied_migrations())
@@ -96,6 +96,14 @@ def init_node(home: Path, org: str, *, force: bool = False, database: str | None
     if database:
         values["database"] = database
     settings_mod.write(home, values)
+    try:
+        return _init_database(home, org, force=force, admin_name=admin_name)
+    except BaseException:
+        settings_file.unlink(missing_ok=True)  # no half-made node that blocks a retry
+        raise
+
+
+def _init_database(home: Path, org: str, *, force: bool, admin_name: str) -> InitResult:
     conf = settings_mod.load(home)
     store = open_store(settings_mod.database_url(conf), create=True)
     try:

@@ -55,6 +55,16 @@ class Partners:
         self.store.add_partner(partner)
         return NewPartner(partner, cred.token)
 
+    def set_remote(self, name: str, url: str | None = None, token: str | None = None,
+                   ) -> Partner:
+        """Change where and how our node calls the partner (either may be left as is)."""
+        p = self.get(name)
+        if url is not None and not _URL.match(url):
+            raise BadRequest(f"--url {url!r} must be an http:// or https:// URL")
+        self.store.set_partner_remote(p.id, url if url is not None else p.url,
+                                      token if token is not None else p.remote_token)
+        return self.get(name)
+
     def get(self, name: str) -> Partner:
         p = self.store.partner(name)
         if p is None or p.removed_at is not None:

@@ -45,8 +45,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("status_retention_hours", int, 168,
             "How long status resources are kept (TAXII §4.3 asks for at least 24)."),
     Setting("cursor_ttl_seconds", int, 86400, "How long a 'next' cursor stays valid."),
+    Setting("db_pool_size", int, 10,
+            "Most PostgreSQL connections one server process (or worker) opens; all "
+            "processes together must stay below the server's max_connections."),
+    Setting("workers", int, 1,
+            "Server processes 'liaison serve' starts on its port (see README, "
+            "'Running at scale')."),
     Setting("host", str, "127.0.0.1", "Address 'liaison serve' listens on."),
     Setting("port", int, 8000, "Port 'liaison serve' listens on."),
+    Setting("sync_interval_seconds", int, 60,
+            "Seconds between the sync passes 'liaison serve' runs in the background "
+            "(off with 'liaison serve --no-sync'); see docs/federation.md."),
+    Setting("sync_page_size", int, 1000, "Objects asked for (pull) or sent (push) per request."),
+    Setting("sync_max_pages", int, 1000,
+            "Most pages one sync run moves per agreement, collection and direction; the "
+            "next run goes on from the checkpoint."),
+    Setting("sync_max_response_bytes", int, 64 * 1024 * 1024,
+            "Largest answer accepted from a partner, and largest body sent to one, in bytes."),
+    Setting("sync_timeout_seconds", int, 30,
+            "Seconds a partner may stay silent during a call before it is retried."),
+    Setting("sync_lease_seconds", int, 300,
+            "How long one process holds a sync job before another may take it over."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -27,7 +27,7 @@ from liaison.policy.releasability import releasable_to
 from liaison.stix.jsonparse import parse_json
 from liaison.stix.markings import standard_marking_definitions
 from liaison.stix.validate import InvalidObject, StixObject, check_object
-from liaison.storage.base import NewVersion, Store, StoredOutcome
+from liaison.storage.base import NewVersion, ObjectQuery, Store, StoredOutcome, VersionFilter
 
 
 @dataclass(slots=True)
@@ -41,10 +41,10 @@ class Prepared:
     markings: list[tuple[MarkingInfo, bytes]] = field(default_factory=list)
 
 
-def _version(s: StixObject, origin: str | None) -> NewVersion:
+def _version(s: StixObject, origin: str | None, via: str | None = None) -> NewVersion:
     c = derive(s)
     return NewVersion(s.id, s.type, s.version_us, s.version_text, s.body, c.tlp, c.markings,
-                      c.restricted, c.public, c.ref_a, c.ref_b, origin)
+                      c.restricted, c.public, c.ref_a, c.ref_b, origin, via)
 
 
 def _marking_info(s: StixObject) -> MarkingInfo | None:
@@ -64,7 +64,7 @@ def _partner_refusal(s: StixObject, partner: Partner, origins: dict[str, set[str
     if creator is not None and creator != partner.org_identity:
         return (f"created_by_ref names {creator}, but these credentials belong to "
                 f"{partner.org_identity}: a partner may only send objects it created")
-    if s.category != "sco" and s.type != "marking-definition":
+    if s.category != "sco" and s.id not in STANDARD_TLP:
         others = origins.get(s.id, set()) - {partner.id}
         if others:
             return ("this object originated elsewhere: only its creator may add versions "
@@ -72,8 +72,39 @@ def _partner_refusal(s: StixObject, partner: Partner, origins: dict[str, set[str
     return None
 
 
-def prepare(store: Store, objects: Iterable[object], partner: Partner | None) -> Prepared:
-    """Validate and classify objects; nothing is written here."""
+def _inherited(found: set[str | None] | None) -> str | None:
+    """The origin of a local user's version: an object received from a partner stays
+    that partner's material, so a local edit or re-mark cannot launder it past the
+    re-share rule (reliability-security §(b) test 11)."""
+    partners = sorted(o for o in (found or ()) if o is not None)
+    return partners[0] if partners else None
+
+
+def _held(store: Store, cid: int, checked: list[StixObject]) -> set[tuple[str, bytes]]:
+    """(id, canonical bytes) of the given objects' versions already stored in `cid`."""
+    ids = tuple(dict.fromkeys(s.id for s in checked))
+    found: set[tuple[str, bytes]] = set()
+    for i in range(0, len(ids), 500):
+        after = None
+        while True:
+            page = store.query(ObjectQuery(cid=cid, ids=ids[i : i + 500], after=after,
+                                           versions=VersionFilter.everything(), limit=1000))
+            found.update((r.id, r.body) for r in page.rows if r.body is not None)
+            if not page.more:
+                break
+            after = page.rows[-1].date_added
+    return found
+
+
+def prepare(store: Store, objects: Iterable[object], partner: Partner | None,
+            via: str | None = None, copies_in: int | None = None) -> Prepared:
+    """Validate and classify objects; nothing is written here.
+
+    `via` is the agreement partner material arrives through (federation provenance).
+    With `copies_in` (a collection), a partner's byte-identical copy of a version that
+    collection already holds passes as a duplicate without the creator rule: federation
+    re-delivers (and echoes back) what we have, and storing nothing is always safe.
+    """
     out = Prepared()
     checked: list[StixObject] = []
     for obj in objects:
@@ -81,11 +112,13 @@ def prepare(store: Store, objects: Iterable[object], partner: Partner | None) ->
             checked.append(check_object(obj))
         except InvalidObject as exc:
             out.failures.append(StoredOutcome(exc.object_id, exc.version, False, exc.message))
-    origins = store.origins([s.id for s in checked]) if partner is not None else {}
+    origins = store.origins([s.id for s in checked])
+    held = (_held(store, copies_in, checked)
+            if partner is not None and copies_in is not None else set())
     used: set[str] = set()
     for s in checked:
         if partner is not None:
-            refusal = _partner_refusal(s, partner, origins)
+            refusal = None if (s.id, s.body) in held else _partner_refusal(s, partner, origins)
             if refusal is not None:
                 out.failures.append(StoredOutcome(s.id, s.version_text or "unknown", False,
                                                   refusal))
@@ -94,7 +127,8 @@ def prepare(store: Store, objects: Iterable[object], partner: Partner | None) ->
             info = _marking_info(s)
             if info is not None:
                 out.markings.append((info, s.body))
-        out.versions.append(_version(s, partner.id if partner else None))
+        origin = partner.id if partner is not None else _inherited(origins.get(s.id))
+        out.versions.append(_version(s, origin, via))
         used.update(s.marking_refs)
         used.update(s.granular_marking_refs)
     out.own = len(out.versions)

@@ -181,3 +181,122 @@ def test_collection_by_id_or_alias(store: Store) -> None:
     assert store.collection("alias-a") == c
     assert store.collection(c.id) == c
     assert store.collection("missing") is None
+
+
+# -- added with the PostgreSQL engine: many writers, reset, NUL keys, big batches ---------
+def _same_database(store: Store) -> Store:
+    """A second, independent `Store` on the same database (as another process has)."""
+    from liaison.storage import open_store
+
+    url = getattr(store, "url", None) or f"sqlite:{getattr(store, 'path')}"
+    return open_store(url)
+
+
+def test_concurrent_writers_and_a_paging_reader_lose_and_duplicate_nothing(
+        store: Store, cid: int) -> None:
+    """Six writers on two stores (two "processes") and a reader paging with `after`.
+
+    Every version is stored exactly once with a unique `date_added`; the reader, which
+    only ever asks for rows after the last date it saw (TAXII `added_after` / `next`),
+    ends with every row exactly once — so no transaction ever became visible with a
+    date below one a reader had already passed (reliability reference, test 29).
+    """
+    import threading
+
+    other = _same_database(store)
+    stores, batches, size = [store, other], 12, 10
+    done = threading.Event()
+    errors: list[BaseException] = []
+    seen: list[tuple[int, str]] = []
+
+    def write(s: Store, w: int) -> None:
+        try:
+            for b in range(batches):
+                base = (w * batches + b) * size
+                s.add_objects(cid, [v(base + i, 10) for i in range(size)], now=T0)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def read() -> None:
+        after: int | None = None
+        try:
+            while True:
+                finished = done.is_set()  # read once more after the last commit
+                page = other.query(ObjectQuery(cid=cid, after=after, limit=7, with_body=False))
+                seen.extend((r.date_added, r.id) for r in page.rows)
+                if page.rows:
+                    after = page.rows[-1].date_added
+                elif finished:
+                    return
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(stores[w % 2], w)) for w in range(6)]
+    reader = threading.Thread(target=read)
+    reader.start()
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    done.set()
+    reader.join()
+    other.close()
+    assert errors == []
+    expected = {v(n, 10).id for n in range(6 * batches * size)}
+    full = store.query(ObjectQuery(cid=cid, limit=10_000, with_body=False)).rows
+    dates = [r.date_added for r in full]
+    assert sorted(r.id for r in full) == sorted(expected)
+    assert dates == sorted(dates) and len(set(dates)) == len(dates)
+    assert [i for _d, i in seen] == [r.id for r in full]  # everything, once, in order
+
+
+def test_reset_drops_the_schema_and_upgrade_rebuilds_it(store: Store, cid: int) -> None:
+    from liaison.node import upgrade
+    from liaison.storage import migrations
+
+    store.add_objects(cid, [v(1, 10)], now=T0)
+    store.reset()
+    assert store.applied_migrations() == set()
+    upgrade(store)
+    assert store.applied_migrations() == {m.version for m in migrations.available(store.engine)}
+    assert store.list_collections() == [] and store.get_meta("cursor_key") is None
+    fresh = store.add_collection(Collection(0, "c0ffee00-0000-4000-8000-000000000003", "E")).cid
+    store.add_objects(fresh, [v(2, 10)], now=T0)
+    assert [r.id for r in store.query(ObjectQuery(cid=fresh)).rows] == [v(2, 10).id]
+
+
+def test_keys_with_nul_match_nothing(store: Store, cid: int) -> None:
+    """PostgreSQL text cannot hold U+0000; a lookup by such a key is simply not found,
+    on every engine (the JSON parser already rejects it in objects)."""
+    store.add_objects(cid, [v(1, 10)], now=T0)
+    nul = v(1, 10).id + "\x00"
+    assert store.collection("x\x00") is None
+    assert store.get_status("s\x00") is None
+    assert store.principal_by_name("a\x00") is None
+    assert store.principal_by_token("h\x00") is None
+    assert store.get_meta("k\x00") is None
+    assert store.query(ObjectQuery(cid=cid, ids=(nul,))).rows == []
+    assert store.query(ObjectQuery(cid=cid, types=("indicator\x00",))).rows == []
+    assert [r.id for r in store.query(ObjectQuery(cid=cid, ids=(nul, v(1, 10).id))).rows] == [
+        v(1, 10).id]
+    assert store.delete_versions(cid, nul, VersionFilter.everything()) == 0
+
+
+def test_a_large_batch_is_one_call_and_its_repeat_is_all_duplicates(store: Store, cid: int) -> None:
+    batch = [v(n, 10 + n % 3, b"{" + b"x" * (n % 50) + b"}") for n in range(3000)]
+    out = store.add_objects(cid, batch, now=T0)
+    assert all(o.stored for o in out)
+    again = store.add_objects(cid, batch, now=T0)
+    assert not any(o.stored for o in again) and all(o.message is None for o in again)
+    rows = store.query(ObjectQuery(cid=cid, limit=5000)).rows
+    assert [(r.id, r.body) for r in rows] == [(b.id, b.body) for b in batch]
+    assert store.count_objects(cid) == 3000
+
+
+def test_names_list_in_byte_order(store: Store) -> None:
+    """Listings sort like SQLite's BINARY collation on every engine (not by locale)."""
+    names = ["b", "B", "a", "_x", "Z9", "é", "a-b", "ab", "z"]
+    for n, name in enumerate(names):
+        store.add_principal(Principal(f"p-{n}", name, "user", "reader", T0), f"{n:064d}")
+    listed = [p.name for p in store.list_principals()]
+    assert [n for n in listed if n in names] == sorted(names)

@@ -17,6 +17,7 @@ from liaison.cli.common import home_opt, json_opt, open_node, print_json
 from liaison.cli.main import cli
 from liaison.errors import BadRequest
 from liaison.ingest.stix_bundle import BundleError, iter_objects
+from liaison.stix.jsonparse import JSONError, parse_json
 
 BATCH = 1000
 
@@ -27,12 +28,21 @@ def _progress(console: Console) -> Progress:
 
 
 def _check_structure(path: Path) -> int:
-    """Walk the file once without storing anything; a broken file writes nothing."""
+    """Walk the file once without storing anything; a broken file writes nothing.
+
+    Each object must be JSON that the strict parser accepts, as in a TAXII POST, where
+    one bad object makes the whole body a 400: a file is judged like a request body.
+    """
     count = 0
     try:
         with path.open("rb") as f:
-            for _ in iter_objects(f):
+            for raw in iter_objects(f):
                 count += 1
+                try:
+                    parse_json(raw)
+                except JSONError as exc:
+                    raise BadRequest(f"{path} is not valid JSON: object {count} of its "
+                                     f"objects list: {exc.message}") from None
     except BundleError as exc:
         raise BadRequest(f"{path} is not a STIX bundle or TAXII envelope: {exc.message}") from None
     return count
@@ -95,13 +105,15 @@ def import_cmd(files: tuple[Path, ...], collection_ref: str, as_json: bool) -> N
               help="Collection (id or alias) to export.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the bundle here [default: standard output].")
-def export_cmd(collection_ref: str, out: Path | None) -> None:
+@click.option("--as-partner", "partner", default=None,
+              help="Only what this partner's agreements release right now.")
+def export_cmd(collection_ref: str, out: Path | None, partner: str | None) -> None:
     """Write the latest version of every object as one STIX 2.1 bundle (streamed)."""
     with open_node() as node:
         target = node.exchange.admin.collection(collection_ref)
         stream = out.open("wb") if out else sys.stdout.buffer
         try:
-            count = _write_bundle(stream, node.exchange.export(target))
+            count = _write_bundle(stream, node.exchange.export(target, partner=partner))
         finally:
             if out:
                 stream.close()

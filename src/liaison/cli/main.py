@@ -38,7 +38,8 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 
 
 def main() -> None:
-    from liaison.cli import admin_cmds, data_cmds, node_cmds, policy_cmds  # noqa: F401
+    from liaison.cli import (  # noqa: F401
+        admin_cmds, data_cmds, demo_cmds, node_cmds, policy_cmds, sync_cmds)
 
     try:
         cli.main(standalone_mode=False, prog_name="liaison")
@@ -55,3 +56,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as exc:  # a file or folder the person named cannot be used
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.secho(f"error: {where}{exc.strerror or exc}", fg="red", err=True)
+        sys.exit(1)

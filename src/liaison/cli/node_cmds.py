@@ -42,24 +42,46 @@ def init(org: str, database: str | None, force: bool, as_json: bool) -> None:
 @home_opt
 @click.option("--host", default=None, help="Address to listen on [default: setting 'host'].")
 @click.option("--port", type=int, default=None, help="Port [default: setting 'port'].")
+@click.option("--workers", type=int, default=None,
+              help="Server processes on this port [default: setting 'workers', 1].  On "
+              "PostgreSQL use as many as the machine has cores; on SQLite they share one "
+              "writer (see README, 'Running at scale').")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(host: str | None, port: int | None, log_level: str) -> None:
-    """Serve the node's TAXII 2.1 API (and web UI) until interrupted."""
+@click.option("--no-sync", is_flag=True,
+              help="Do not run the federation scheduler (setting 'sync_interval_seconds').")
+def serve(host: str | None, port: int | None, workers: int | None, log_level: str,
+          no_sync: bool = False) -> None:
+    """Serve the node's TAXII 2.1 API (and web UI) until interrupted.
+
+    Refuses to start on a database whose schema needs 'liaison db upgrade'.
+    """
+    import os
+
     import uvicorn
 
+    from liaison.cli.sync_cmds import background_sync
     from liaison.taxii.app import create_app
 
-    node = Node.open(home(), host=host, port=port)
+    node = Node.open(home(), host=host, port=port, workers=workers)
     conf = node.settings
-    app = create_app(node)
     click.echo(f"Liaison node of {node.org_identity().get('name')} "
-               f"({node.store.engine}, home {conf.home})")
+               f"({node.store.engine}, home {conf.home}"
+               + (f", {conf.workers} workers" if conf.workers > 1 else "") + ")")
     click.echo(f"  TAXII discovery: http://{conf.host}:{conf.port}/taxii2/")
     click.echo(f"  API root:        http://{conf.host}:{conf.port}/{conf.api_root}/")
+    options = dict(host=conf.host, port=conf.port, log_level=log_level,
+                   access_log=log_level == "debug", server_header=False)
+    if conf.workers > 1:
+        # Each worker opens the node itself (liaison.taxii.asgi); they share the database.
+        node.close()
+        os.environ["LIAISON_HOME"] = str(conf.home)
+        with background_sync(conf, enabled=not no_sync):
+            uvicorn.run("liaison.taxii.asgi:app", factory=True, workers=conf.workers, **options)
+        return
     try:
-        uvicorn.run(app, host=conf.host, port=conf.port, log_level=log_level,
-                    access_log=log_level == "debug", server_header=False)
+        with background_sync(conf, enabled=not no_sync):
+            uvicorn.run(create_app(node), **options)
     finally:
         node.close()
 
@@ -135,4 +157,4 @@ def up(ctx: click.Context, org: str, host: str | None, port: int | None) -> None
         finally:
             node.close()
         click.echo(f"Created collection 'default' ({c.id}).")
-    ctx.invoke(serve, host=host, port=port, log_level="info")
+    ctx.invoke(serve, host=host, port=port, log_level="info", no_sync=False)

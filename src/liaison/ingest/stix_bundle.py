@@ -5,6 +5,10 @@ without parsing the document as a whole, so memory stays bounded by the largest 
 object.  Each element is then parsed with the same strict parser and validator as an
 API request, so a file and a POST are judged alike.  Accepted shapes: a bundle
 (STIX §8), an envelope (TAXII §3.7), a bare JSON list of objects, or one object.
+A bundle or envelope without objects (as `liaison export` writes for an empty
+collection, or `{}`) holds nothing.  Everything outside the objects list must be
+valid JSON too, and nothing but whitespace may follow the document: a file that is
+broken anywhere is refused as a whole, before anything is stored.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
+
+from liaison.stix.jsonparse import JSONError, parse_json
 
 _STRUCT = re.compile(rb'["\[\]{}]')
 _STRING_END = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -68,6 +74,7 @@ def iter_objects(stream: BinaryIO, *, chunk: int = 1 << 20,
     first = r.buf[pos]
     if first == ord("["):
         yield from _array(r, pos + 1)
+        _expect_eof(r, 0)
         return
     if first != ord("{"):
         raise BundleError("the file is not a JSON object or list")
@@ -88,14 +95,20 @@ def iter_objects(stream: BinaryIO, *, chunk: int = 1 << 20,
             depth += 1
             pos += 1
             if c == ord("[") and depth == 2 and last_string == b'"objects"':
+                head = bytes(r.buf[start:pos])
                 yield from _array(r, pos)
-                _expect_end(r)
+                tail_end = _expect_end(r)
+                _check_skeleton(head + b"]" + bytes(r.buf[:tail_end]))
+                _expect_eof(r, tail_end)
                 return
         else:
             depth -= 1
             pos += 1
             if depth == 0:
-                yield bytes(r.buf[start:pos])  # a lone object (or a bundle with no objects)
+                whole = bytes(r.buf[start:pos])
+                _expect_eof(r, pos)
+                if not _is_empty_container(whole):
+                    yield whole  # a lone object
                 return
 
 
@@ -172,8 +185,8 @@ def _element_end(r: _Reader, pos: int) -> int:
             return pos
 
 
-def _expect_end(r: _Reader) -> None:
-    """After the objects list, the rest must close the top-level object properly."""
+def _expect_end(r: _Reader) -> int:
+    """After the objects list, find where the top-level object closes (just after it)."""
     depth = 1
     pos = 0
     while True:
@@ -190,4 +203,32 @@ def _expect_end(r: _Reader) -> None:
         depth += 1 if c in _OPENERS else -1
         pos += 1
         if depth == 0:
-            return
+            return pos
+
+
+def _expect_eof(r: _Reader, pos: int) -> None:
+    """Only whitespace may follow the end of the document."""
+    pos = _skip_space(r, pos)
+    if pos < len(r.buf):
+        raise BundleError(f"unexpected data after the end of the JSON document at byte "
+                          f"{r.base + pos}")
+
+
+def _check_skeleton(skeleton: bytes) -> None:
+    """The top-level object with its objects list emptied must itself be valid JSON."""
+    try:
+        parse_json(skeleton)
+    except JSONError as exc:
+        raise BundleError(f"the JSON around the objects list is not valid: {exc.message}"
+                          ) from None
+
+
+def _is_empty_container(whole: bytes) -> bool:
+    """A bundle without `objects`, or an envelope without `objects` (`{}`, TAXII §3.7)."""
+    try:
+        doc = parse_json(whole)
+    except JSONError as exc:
+        raise BundleError(f"the file is not valid JSON: {exc.message}") from None
+    if not isinstance(doc, dict):
+        return False
+    return doc.get("type") == "bundle" or ("type" not in doc and set(doc) <= {"more", "next"})

@@ -14,7 +14,8 @@ every partner read uses; the property tests hold the two in agreement.  Rules (D
 6. reshare     — material received from another partner is re-shared only when the
                  agreement allows re-sharing and its TLP is CLEAR or GREEN;
 7. endpoints   — a relationship's source and target, or a sighting's sighting_of_ref,
-                 are themselves released.
+                 are themselves released (and are not relationships or sightings:
+                 STIX 2.1 §5.1.1, §5.2 — a chain is withheld, fail closed).
 
 The standard TLP marking-definitions are public: released wherever an agreement is.
 Any error while deciding is a withhold (fail closed).

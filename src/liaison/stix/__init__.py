@@ -3,7 +3,9 @@
 Strict JSON parsing (:mod:`.jsonparse`), timestamps (:mod:`.timestamps`),
 identifiers (:mod:`.ids`), standard TLP markings (:mod:`.markings`),
 canonical bytes (:mod:`.canonical`) and ingest validation
-(:mod:`.validate`, with the per-type tables in :mod:`.catalogue`).
+(:mod:`.validate`; per-type tables in :mod:`.catalogue`, shape plans in
+:mod:`.plan`, property checks in :mod:`.properties`, marking-definition rules
+in :mod:`.smo`).
 Imports nothing from the rest of liaison: only the standard library,
 ``jiter`` and ``orjson``.
 """

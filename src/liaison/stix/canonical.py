@@ -18,11 +18,19 @@ from typing import Any
 
 import orjson
 
-__all__ = ["canonical_bytes"]
+__all__ = ["canonical_bytes", "canonical_bytes_strict"]
 
 _OPTIONS = orjson.OPT_SORT_KEYS
+_STRICT_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 
 
 def canonical_bytes(obj: dict[str, Any]) -> bytes:
     """Serialise ``obj`` canonically (sorted keys, compact, UTF-8)."""
     return orjson.dumps(obj, option=_OPTIONS)
+
+
+def canonical_bytes_strict(obj: dict[str, Any]) -> bytes:
+    """Same bytes as :func:`canonical_bytes`, but an integer beyond
+    ±(2**53-1) (I-JSON, STIX §2.10) raises ``TypeError``
+    (``orjson.JSONEncodeError``) instead of being written."""
+    return orjson.dumps(obj, option=_STRICT_OPTIONS)

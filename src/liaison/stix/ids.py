@@ -59,19 +59,26 @@ def check_id(value: Any, expected_type: str | None = None) -> str:
     """
     if type(value) is not str:
         raise ValueError(f"identifier must be a string, not {type(value).__name__}")
-    prefix = _checked_prefix(value)
-    if expected_type is not None and prefix != expected_type:
+    if expected_type is None:
+        return _checked_prefix(value)
+    # With an expected type this is usually an object's own id, seen once:
+    # a cache would only cost time.
+    prefix = _prefix(value)
+    if prefix != expected_type:
         raise ValueError(f"id prefix {prefix!r} does not match type {expected_type!r}")
     return prefix
 
 
-@lru_cache(maxsize=16384)
-def _checked_prefix(value: str) -> str:
+def _prefix(value: str) -> str:
     m = _GOOD_ID.fullmatch(value)
     if m is not None and "--" not in m.group(1):
         return m.group(1)
     _explain(value)  # always raises
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+#: References (created_by_ref, markings, object_refs...) repeat: cache them.
+_checked_prefix = lru_cache(maxsize=16384)(_prefix)
 
 
 def _explain(value: str) -> None:

@@ -35,7 +35,7 @@ from typing import Any
 import jiter
 import orjson
 
-__all__ = ["JSONError", "MAX_SAFE_INT", "MAX_DEPTH", "parse_json"]
+__all__ = ["JSONError", "MAX_SAFE_INT", "MAX_DEPTH", "check_serialised", "parse_json"]
 
 #: Largest integer magnitude I-JSON allows (RFC 7493 §2.2): 2**53 - 1.
 MAX_SAFE_INT: int = 2**53 - 1
@@ -44,6 +44,7 @@ MAX_DEPTH: int = 200
 
 _RANGE_HINT = "(I-JSON allows integers up to ±(2**53-1) and finite floats)"
 _NUL_MSG = "\\u0000 (NUL) is not allowed in strings"
+_PAIR_HINT = "(a \\ud800-\\udfff escape must be part of a valid surrogate pair)"
 
 # Screening table (applied after a successful parse, so the text is valid
 # JSON): JSON whitespace is deleted, every digit becomes "0", "E" -> "e",
@@ -89,6 +90,20 @@ def parse_json(data: bytes) -> Any:
         if problem is not None:
             raise JSONError(_describe(problem, value, data))
     return value
+
+
+def check_serialised(value: Any, encoded: bytes) -> None:
+    """Apply the same I-JSON limits to a value built in Python.
+
+    ``encoded`` is ``value`` serialised by orjson.  Used for objects that did
+    not come through :func:`parse_json` (converters, tests): a NUL, an
+    integer beyond ±(2**53-1), or a NaN/infinity (which orjson writes as
+    ``null``) raises :class:`JSONError`.  Costs one screen of ``encoded``.
+    """
+    if _needs_walk(encoded) or b"null" in encoded:
+        problem = _first_problem(value)
+        if problem is not None:
+            raise JSONError(_describe(problem, value, encoded))
 
 
 # --------------------------------------------------------------------------
@@ -243,8 +258,8 @@ def _raw_overflowing_number(data: bytes) -> str | None:
 _TRANSLATIONS: tuple[tuple[str, str], ...] = (
     ("recursion limit exceeded", f"nesting too deep (more than {MAX_DEPTH} levels of arrays and objects)"),
     ("invalid unicode code point", "invalid UTF-8 byte sequence"),
-    ("lone leading surrogate", "lone surrogate in a \\u escape (a \\ud800-\\udfff escape must be a valid pair)"),
-    ("unexpected end of hex escape", "incomplete \\u escape or lone surrogate (a \\ud800-\\udfff escape must be a valid pair)"),
+    ("lone leading surrogate", f"lone surrogate in a \\u escape {_PAIR_HINT}"),
+    ("unexpected end of hex escape", f"incomplete \\u escape or lone surrogate {_PAIR_HINT}"),
     ("number out of range", f"number is out of range {_RANGE_HINT}"),
     ("control character", "unescaped control character in a string"),
 )

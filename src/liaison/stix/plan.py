@@ -5,8 +5,8 @@ names.  Everything the STIX 2.1 rules decide from the shape alone is worked
 out once per shape and cached, because a feed sends thousands of objects of
 one shape:
 
-* the type name (§3.1) and every property name (§3.1, §11.1);
-* presence of ``id``, ``spec_version`` (§3.2: optional only on SCOs),
+* every property name (§3.1, §11.1);
+* presence of ``spec_version`` (§3.2: optional only on SCOs),
   ``created``/``modified`` by category (§3.2 table, digest §2.2; no
   ``modified`` on a marking-definition, §7.2.1), ``created_by_ref`` on an
   extension-definition (§7.3);
@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalogue import KIND_ID, KIND_IDS, KIND_TIMESTAMP, RULES, SCO_TYPES, SDO_TYPES, SMO_TYPES, SRO_TYPES
-from .ids import check_type_name
 from .properties import CHECKERS, Checker, Problem, check_property_name
 
 __all__ = ["Plan", "category_of", "plan_for"]
@@ -42,7 +41,9 @@ _NEEDS_CREATED_MODIFIED = frozenset({"sdo", "sro"})
 _SMO_WITH_MODIFIED = frozenset({"language-content", "extension-definition"})
 _PYTHON_TYPES: dict[str, type] = {"string": str, "boolean": bool, "integer": int, "list": list, "dict": dict}
 _PLANS: dict[tuple[Any, ...], Plan] = {}
-_PLAN_LIMIT = 4096
+_PLAN_LIMIT = 4096  # shapes remembered
+_PLAN_MAX_PROPERTIES = 64  # larger shapes are planned every time, never cached
+_PLAN_MAX_NAME_CHARS = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,25 +91,23 @@ def category_of(t: str, obj: dict[str, Any]) -> str:
 
 def plan_for(obj: dict[str, Any], t: str) -> Plan:
     """The (cached) plan for ``obj``'s shape; raises Problem for a bad shape."""
-    category = category_of(t, obj)
+    category = _CATEGORY.get(t) or category_of(t, obj)
     key = (t, category, *obj)
     plan = _PLANS.get(key)
     if plan is None:
         plan = _make_plan(obj, t, category)
-        if len(_PLANS) < _PLAN_LIMIT:
+        if (
+            len(_PLANS) < _PLAN_LIMIT
+            and len(key) <= _PLAN_MAX_PROPERTIES
+            and sum(map(len, obj)) <= _PLAN_MAX_NAME_CHARS
+        ):
             _PLANS[key] = plan
     return plan
 
 
 def _make_plan(obj: dict[str, Any], t: str, category: str) -> Plan:
-    try:
-        check_type_name(t)
-    except ValueError as exc:
-        raise Problem(f"property 'type': {exc}") from None
     for key in obj:
         check_property_name(key)
-    if "id" not in obj:
-        raise Problem("missing required property 'id'")
     has_spec_version = "spec_version" in obj
     if not has_spec_version and category != "sco":
         raise Problem("missing required property 'spec_version' (only STIX 2.1 objects are accepted)")

@@ -122,19 +122,22 @@ def _extensions(key: str, value: Any) -> None:
             kind = ext.get("extension_type")
             if kind is None:
                 raise Problem(f"extension {name!r} must have 'extension_type' (STIX §7.3)")
-            if kind not in EXTENSION_TYPES:
+            if type(kind) is not str or kind not in EXTENSION_TYPES:
                 raise Problem(
                     f"extension {name!r} has extension_type {kind!r}, expected one of "
                     f"{', '.join(sorted(EXTENSION_TYPES))}"
                 )
 
 
-_CHECKERS: dict[str, Checker] = {
+#: Value checkers of the common properties (§3.2, §7.2, §7.3), by name.
+CHECKERS: dict[str, Checker] = {
     "revoked": _boolean,
     "defanged": _boolean,
     "confidence": _confidence,
     "labels": _string_list,
     "lang": _string,
+    "name": _string,
+    "description": _string,
     "external_references": _external_references,
     "kill_chain_phases": _kill_chain_phases,
     "created_by_ref": _created_by_ref,
@@ -142,9 +145,6 @@ _CHECKERS: dict[str, Checker] = {
     "granular_markings": _granular_markings_shape,
     "extensions": _extensions,
 }
-
-#: Value checkers of the common properties (§3.2, §7.2, §7.3), by name.
-CHECKERS: dict[str, Checker] = _CHECKERS
 
 
 def check_property_name(key: str) -> None:
@@ -156,7 +156,7 @@ def check_property_name(key: str) -> None:
 
 
 def _selector_resolves(obj: dict[str, Any], selector: str) -> bool:
-    """Does a granular-marking selector (§7.2.3.1) point to present content?"""
+    """Does a granular-marking selector (§7.2.3) point to present content?"""
     current: Any = obj
     for part in selector.split("."):
         m = _INDEX.fullmatch(part)

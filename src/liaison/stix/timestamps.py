@@ -110,8 +110,7 @@ def _bad_time(s: str, hour: int, minute: int, second: int) -> ValueError:
     return ValueError(f"timestamp {s!r} has second {s[17:19]} out of range 00-59")
 
 
-@lru_cache(maxsize=8192)
-def _parse(s: str, min_fraction_digits: int) -> int:
+def _parse_uncached(s: str, min_fraction_digits: int) -> int:
     if _STRICT.fullmatch(s) is None:
         raise ValueError(_why_not(s))
     try:
@@ -135,6 +134,12 @@ def _parse(s: str, min_fraction_digits: int) -> int:
     return (days * 86_400 + hour * 3600 + minute * 60 + second) * _US_PER_SECOND + micro
 
 
+# Only ordinary-length strings are cached: a fraction may legally carry any
+# number of trailing zeros, and such strings must not fill the cache.
+_parse_cached = lru_cache(maxsize=8192)(_parse_uncached)
+_CACHED_LENGTH = 32
+
+
 def parse_timestamp(s: object) -> int:
     """Parse a STIX 2.1 §2.16 timestamp into microseconds since the epoch.
 
@@ -143,7 +148,9 @@ def parse_timestamp(s: object) -> int:
     """
     if type(s) is not str:
         raise ValueError(f"timestamp must be a string, not {type(s).__name__}")
-    return _parse(s, 0)
+    if len(s) <= _CACHED_LENGTH:
+        return _parse_cached(s, 0)
+    return _parse_uncached(s, 0)
 
 
 def parse_stix_timestamp(s: object, *, min_precision_ms: bool = False) -> int:
@@ -156,7 +163,10 @@ def parse_stix_timestamp(s: object, *, min_precision_ms: bool = False) -> int:
     """
     if type(s) is not str:
         raise ValueError(f"timestamp must be a string, not {type(s).__name__}")
-    return _parse(s, 3 if min_precision_ms else 0)
+    digits = 3 if min_precision_ms else 0
+    if len(s) <= _CACHED_LENGTH:
+        return _parse_cached(s, digits)
+    return _parse_uncached(s, digits)
 
 
 def parse_taxii_timestamp(s: object) -> int:

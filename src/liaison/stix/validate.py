@@ -3,8 +3,9 @@
 :func:`check_object` is called once per object a client or partner sends.
 It refuses what a STIX 2.1 consumer must not accept and extracts, in the same
 pass, the derived fields the store indexes (:class:`StixObject`): category,
-version (TAXII §3.6 / digest §2.3), creator, markings, references, and the
-canonical bytes (STIX §3.5) that are stored and spliced into responses.
+version (digest §2.3, used by TAXII §3.4.1 ``match[version]``), creator,
+markings, references, and the canonical bytes (STIX §3.5) that are stored
+and spliced into responses.
 
 What is checked:
 
@@ -13,7 +14,7 @@ What is checked:
 * ``spec_version`` is ``"2.1"`` (required except on SCOs, §3.2);
 * every top-level property name is ``id`` or ``[a-z0-9_]{3,250}`` (§3.1,
   §11.1); names inside dictionaries (``hashes``, ``extensions``...) are not;
-* no top-level list is empty (§2.8); ``*_ref`` holds an identifier and
+* no top-level list is empty (§2.12); ``*_ref`` holds an identifier and
   ``*_refs`` a non-empty list of identifiers (§2.9, §3.1);
 * the common properties of the category (§3.2 table; digest §2.2) and their
   types: ``created``/``modified`` (``modified >= created``), ``revoked``,
@@ -38,18 +39,25 @@ through small caches; the object is never copied and is serialised once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .canonical import canonical_bytes
+import orjson
+
 from .catalogue import EXTENSION_TYPES
-from .ids import check_id
+from .ids import check_id, check_type_name
+from .jsonparse import JSONError, check_serialised
 from .plan import Plan, plan_for
 from .properties import Problem, check_granular_markings, kind_name
 from .smo import check_marking_definition
 from .timestamps import parse_timestamp
 
 __all__ = ["InvalidObject", "StixObject", "check_object"]
+
+_GOOD_TYPES: set[str] = set()  # type names already found valid (bounded)
+_dumps = orjson.dumps
+_STRICT = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER  # as canonical.canonical_bytes_strict
 
 
 class InvalidObject(ValueError):
@@ -97,7 +105,7 @@ class StixObject:
     name order), each once."""
     revoked: bool
     body: bytes
-    """Canonical bytes (STIX §3.5), see :func:`canonical_bytes`."""
+    """Canonical bytes (STIX §3.5), see :mod:`liaison.stix.canonical`."""
     obj: dict[str, Any]
 
 
@@ -118,32 +126,51 @@ def check_object(obj: Any) -> StixObject:
 
 
 def _check(obj: dict[str, Any]) -> StixObject:
+    """All checks, cheapest and most basic first; raises Problem."""
     t = obj.get("type")
     if type(t) is not str:
         if t is None:
             raise Problem("missing required property 'type'")
         raise Problem(f"property 'type' must be a string, not {kind_name(t)}")
-    plan = plan_for(obj, t)
-    oid = obj["id"]
+    if t not in _GOOD_TYPES:
+        if t == "bundle":
+            raise Problem("a bundle is a container, not a STIX object (STIX §8): send the objects it holds")
+        try:
+            check_type_name(t)
+        except ValueError as exc:
+            raise Problem(f"property 'type': {exc}") from None
+        if len(_GOOD_TYPES) < 4096:
+            _GOOD_TYPES.add(t)
+    oid = obj.get("id")
+    if oid is None:
+        raise Problem("missing required property 'id'")
     try:
         check_id(oid, t)
     except ValueError as exc:
         raise Problem(f"property 'id': {exc}") from None
+    plan = plan_for(obj, t)
     if plan.has_spec_version and obj["spec_version"] != "2.1":
         raise Problem(f"only STIX 2.1 objects are accepted (spec_version {obj['spec_version']!r})")
     if [] in obj.values():
         key = next(k for k, v in obj.items() if type(v) is list and not v)
-        raise Problem(f"property {key!r} is an empty list (STIX §2.8: lists must not be empty)")
+        raise Problem(f"property {key!r} is an empty list (STIX §2.12: lists must not be empty)")
     refs = _check_refs(obj, plan.ref_keys) if plan.ref_keys else []
     for key, checker in plan.checks:
         checker(key, obj[key])
     created_us, modified_us = _check_created_modified(obj, plan)
     if plan.kinds or plan.times or plan.int_ranges or plan.ref_types:
-        _check_values(obj, t, plan)
+        _check_values(obj, plan)
     special = _SPECIAL.get(t)
     if special is not None:
         special(obj)
+    return _derive(obj, t, plan.category, refs, created_us, modified_us)
 
+
+def _derive(
+    obj: dict[str, Any], t: str, category: str, refs: list[str], created_us: int | None, modified_us: int | None
+) -> StixObject:
+    """Markings, version and canonical bytes of a checked object."""
+    oid: str = obj["id"]
     marking_refs = obj.get("object_marking_refs")
     marking_refs = tuple(marking_refs) if marking_refs else ()
     granular = obj.get("granular_markings")
@@ -160,7 +187,7 @@ def _check(obj: dict[str, Any]) -> StixObject:
     return StixObject(
         oid,
         t,
-        plan.category,
+        category,
         "2.1",
         version_us,
         version_text,
@@ -169,9 +196,27 @@ def _check(obj: dict[str, Any]) -> StixObject:
         granular_refs,
         tuple(dict.fromkeys(refs)) if len(refs) > 1 else tuple(refs),
         obj.get("revoked") is True,
-        canonical_bytes(obj),
+        _canonical(obj),
         obj,
     )
+
+
+def _canonical(obj: dict[str, Any]) -> bytes:
+    """Canonical bytes.  Objects built in Python (converters) rather than
+    parsed by :func:`parse_json` are held to two of its limits here at almost
+    no cost: integers within ±(2**53-1) and no ``\\u0000``.  (NaN and
+    infinity, which orjson writes as null, are only caught by parse_json and
+    by the range checks of the properties that take numbers.)"""
+    try:
+        body = _dumps(obj, option=_STRICT)  # = canonical_bytes_strict(obj)
+    except TypeError as exc:  # orjson.JSONEncodeError
+        raise Problem(f"the object cannot be serialised as I-JSON: {exc}") from None
+    if b"\\" in body and b"\\u0000" in body:
+        try:
+            check_serialised(obj, body)
+        except JSONError as exc:
+            raise Problem(exc.message) from None
+    return body
 
 
 def _check_refs(obj: dict[str, Any], ref_keys: tuple[str, ...]) -> list[str]:
@@ -212,7 +257,7 @@ def _check_created_modified(obj: dict[str, Any], plan: Plan) -> tuple[int | None
     if not plan.has_modified:
         return created_us, None
     modified = obj["modified"]
-    if modified == obj.get("created"):
+    if created_us is not None and modified == obj["created"]:
         return created_us, created_us
     modified_us = _timestamp(obj, "modified")
     if created_us is not None and modified_us < created_us:
@@ -220,14 +265,16 @@ def _check_created_modified(obj: dict[str, Any], plan: Plan) -> tuple[int | None
     return created_us, modified_us
 
 
-def _check_values(obj: dict[str, Any], t: str, plan: Plan) -> None:
+def _check_values(obj: dict[str, Any], plan: Plan) -> None:
     """Type-specific value rules planned from :data:`catalogue.RULES`."""
     for key, expected, kind in plan.kinds:
         value = obj[key]
         if type(value) is not expected:
             raise Problem(f"property {key!r} must be a {kind}, not {kind_name(value)}")
     if plan.times:
-        times = {key: _timestamp(obj, key) for key in plan.times}
+        times: dict[str, int] = {}
+        for key in plan.times:
+            times[key] = _timestamp(obj, key)
         for earlier, later, strict in plan.order:
             a, b = times[earlier], times[later]
             if b < a or (strict and b == a):
@@ -271,7 +318,7 @@ def _check_extension_definition(obj: dict[str, Any]) -> None:
     toplevel-property-extension."""
     types = obj["extension_types"]
     for n, kind in enumerate(types):
-        if kind not in EXTENSION_TYPES:
+        if type(kind) is not str or kind not in EXTENSION_TYPES:
             raise Problem(
                 f"property 'extension_types'[{n}] is {kind!r}, expected one of {', '.join(sorted(EXTENSION_TYPES))}"
             )
@@ -279,7 +326,9 @@ def _check_extension_definition(obj: dict[str, Any]) -> None:
         raise Problem("property 'extension_properties' is only allowed with a 'toplevel-property-extension'")
 
 
-def _check_dict_nonempty(key: str) -> Any:
+def _check_dict_nonempty(key: str) -> Callable[[dict[str, Any]], None]:
+    """A special check: ``key``, if present, is a non-empty dictionary."""
+
     def check(obj: dict[str, Any]) -> None:
         value = obj.get(key)
         if value is not None and (type(value) is not dict or not value):
@@ -288,7 +337,7 @@ def _check_dict_nonempty(key: str) -> Any:
     return check
 
 
-_SPECIAL = {
+_SPECIAL: dict[str, Callable[[dict[str, Any]], None]] = {
     "location": _check_location,
     "malware": _check_malware,
     "extension-definition": _check_extension_definition,

@@ -94,6 +94,8 @@ class ObjectQuery:
     with_body: bool = True
     visibility: Visibility | None = None
     """A partner's read terms: compiled into the query by `storage.policy_sql`."""
+    exclude_origin: str | None = None
+    """Leave out versions that came from this partner (federation push: no echoes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,8 @@ class NewVersion:
     ref_b: str | None = None
     origin: str | None = None
     """None for this node's own material, else the id of the partner it came from."""
+    received_via: str | None = None
+    """The agreement a partner's version arrived through (provenance); None if local."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +184,10 @@ class Store(Protocol):
         versions: Sequence[NewVersion],
         now: int,
         make_status: StatusMaker | None = None,
-    ) -> list[StoredOutcome]: ...
+        advance: AdvanceMaker | None = None,
+    ) -> list[StoredOutcome]:
+        """Store versions as one transaction; `make_status` and `advance` (a sync
+        checkpoint, see `storage.syncstate`) are written inside that same transaction."""
     def query(self, q: ObjectQuery) -> Page: ...
     def delete_versions(self, cid: int, stix_id: str, versions: VersionFilter) -> int: ...
     def count_objects(self, cid: int) -> int: ...
@@ -195,6 +202,7 @@ class Store(Protocol):
     def partner(self, name: str) -> Partner | None: ...
     def partner_by_principal(self, principal_id: str) -> Partner | None: ...
     def list_partners(self) -> list[Partner]: ...
+    def set_partner_remote(self, partner_id: str, url: str | None, token: str | None) -> None: ...
     def remove_partner(self, partner_id: str, at: int) -> None: ...
     def add_agreement(self, agreement: Agreement) -> None: ...
     def agreements(self, partner_id: str | None) -> list[Agreement]: ...
@@ -202,6 +210,19 @@ class Store(Protocol):
     def set_marking(self, info: MarkingInfo, body: bytes | None) -> None: ...
     def markings(self, ids: Sequence[str]) -> dict[str, MarkingInfo]: ...
     def marking_bodies(self, ids: Sequence[str]) -> dict[str, bytes]: ...
+
+    # -- federation sync state (storage.syncstate.SyncStateSQL) ---------------
+    def sync_states(self, agreement_id: str | None = None) -> list[SyncState]: ...
+    def acquire_sync_lease(self, key: SyncKey, owner: str, now: int, until: int) -> bool: ...
+    def release_sync_lease(self, key: SyncKey, owner: str) -> None: ...
+    def renew_sync_lease(self, key: SyncKey, owner: str, until: int) -> None: ...
+    def start_sync_run(self, key: SyncKey, owner: str, now: int,
+                       horizon: int | None) -> None: ...
+    def advance_sync(self, advance: SyncAdvance) -> None: ...
+    def fail_sync(self, key: SyncKey, owner: str, message: str, at: int) -> None: ...
+    def sync_failures(self, key: SyncKey, limit: int = 50) -> list[SyncFailure]: ...
+    def provenance(self, cid: int, stix_id: str) -> list[tuple[str, int, str | None, str | None]]:
+        """(version, date_added, origin partner, agreement received via) per version."""
 
     # -- status resources (TAXII §4.3) ---------------------------------------
     def get_status(self, status_id: str) -> StatusRecord | None: ...
@@ -222,6 +243,10 @@ class StatusRecord:
 StatusMaker = Callable[[list[StoredOutcome]], StatusRecord]
 """Builds the status resource from the outcomes, inside the same transaction."""
 
+AdvanceMaker = Callable[[list[StoredOutcome]], "SyncAdvance"]
+"""Builds a sync step (checkpoint, counters) from the outcomes, inside the same
+transaction (`storage.syncstate`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ObjectRelease:
@@ -237,3 +262,64 @@ class ObjectRelease:
     origin: str | None
     ref_a: str | None
     ref_b: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncKey:
+    """What one syncer works on: an agreement, a local collection, a direction."""
+
+    agreement_id: str
+    cid: int
+    direction: str
+    """"pull" (the partner's collection into ours) or "push" (ours to the partner's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncFailure:
+    """An object the other side refused, with its message (latest attempt)."""
+
+    stix_id: str
+    version: str
+    message: str
+    at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SyncAdvance:
+    """A step of a sync run, written only while `owner` holds the lease.
+
+    `checkpoint` never moves backwards; `moved` adds to the objects counter;
+    `failures` are recorded (and `resolved` ones forgotten); `caught_up` marks a run
+    that reached the end of what the other side had.
+    """
+
+    key: SyncKey
+    owner: str
+    at: int
+    lease_until: int
+    checkpoint: int | None = None
+    moved: int = 0
+    failures: tuple[SyncFailure, ...] = ()
+    resolved: tuple[tuple[str, str], ...] = ()
+    caught_up: bool = False
+    run_from: int | None = None
+    """Where this run started, if the state did not know yet (first sync: progress)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """The stored state of one `SyncKey` (times in microseconds since the epoch)."""
+
+    key: SyncKey
+    checkpoint: int | None = None
+    run_from: int | None = None
+    horizon: int | None = None
+    last_attempt: int | None = None
+    last_success: int | None = None
+    caught_up_at: int | None = None
+    last_error: str | None = None
+    last_error_at: int | None = None
+    moved: int = 0
+    failed: int = 0
+    lease_owner: str | None = None
+    lease_until: int | None = None

@@ -10,7 +10,10 @@ release columns stored at ingest (`policy.derive`) and the marking registry:
 - some agreement term admits the object's TLP (the collection default when unmarked)
   and, for material received from another partner, allows re-sharing at ≤ GREEN;
 - a relationship's or sighting's endpoints must themselves pass the rules above, as
-  the latest version in the same collection (missing endpoints withhold).
+  the latest version in the same collection (missing endpoints withhold), and must not
+  be relationships or sightings themselves (STIX 2.1 §5.1.1, §5.2: endpoints are SDOs
+  or SCOs; a chain is withheld, fail closed, since a one-level check could release an
+  SRO that names a withheld one).
 
 Withheld rows are never fetched, so pages, `more`, cursors and the X-TAXII headers
 reveal nothing about them (no post-filtering, no short pages).
@@ -54,7 +57,8 @@ def visible_sql(vis: Visibility, alias: str, mark: str) -> tuple[str, list[objec
         end_base, p = _base(vis, e, mark)
         ends.append(f"({alias}.{col} IS NULL OR EXISTS (SELECT 1 FROM objects {e} WHERE "
                     f"{e}.cid = {alias}.cid AND {e}.stix_id = {alias}.{col} AND "
-                    f"{e}.is_latest = 1 AND ({e}.public = 1 OR {end_base})))")
+                    f"{e}.is_latest = 1 AND {e}.ref_a IS NULL AND {e}.ref_b IS NULL AND "
+                    f"({e}.public = 1 OR {end_base})))")
         end_params += p
     return (f"({alias}.public = 1 OR ({base} AND {' AND '.join(ends)}))",
             [*params, *end_params])

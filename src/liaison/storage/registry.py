@@ -56,6 +56,12 @@ class RegistrySQL:
     def list_partners(self) -> list[Partner]:
         return [Partner(*r) for r in self._all(f"SELECT {_PARTNER_COLS} FROM partners ORDER BY name")]
 
+    def set_partner_remote(self, partner_id: str, url: str | None, token: str | None) -> None:
+        """Where and how our node calls the partner (federation)."""
+        with self._write() as tx:
+            tx.execute(self._q("UPDATE partners SET url = ?, remote_token = ? WHERE id = ?"),
+                       (url, token, partner_id))
+
     def remove_partner(self, partner_id: str, at: int) -> None:
         with self._write() as tx:
             tx.execute(self._q("UPDATE partners SET removed_at = ? WHERE id = ?"), (at, partner_id))

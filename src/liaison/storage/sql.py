@@ -46,6 +46,9 @@ def where(q: ObjectQuery, mark: str) -> tuple[str, list[object]]:
     if q.types:
         sql += f" AND type IN ({_marks(mark, len(q.types))})"
         params.extend(q.types)
+    if q.exclude_origin is not None:
+        sql += f" AND (origin IS NULL OR origin <> {mark})"
+        params.append(q.exclude_origin)
     clause, vparams = version_clause(q.versions, mark)
     sql, params = sql + clause, params + vparams
     if q.visibility is not None:

@@ -18,7 +18,9 @@ from pathlib import Path
 from liaison.errors import ConfigError, Unavailable
 from liaison.storage import migrations, sql, versions
 from liaison.storage.registry import RegistrySQL
+from liaison.storage.syncstate import SyncStateSQL
 from liaison.storage.base import (
+    AdvanceMaker,
     Collection,
     Grant,
     NewVersion,
@@ -29,6 +31,7 @@ from liaison.storage.base import (
     StatusMaker,
     StatusRecord,
     StoredOutcome,
+    AdvanceMaker,
     VersionFilter,
 )
 
@@ -47,7 +50,7 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore(RegistrySQL):
+class SQLiteStore(RegistrySQL, SyncStateSQL):
     """`Store` on SQLite (see `storage.base.Store` for the contract)."""
 
     engine = "sqlite"
@@ -254,6 +257,7 @@ class SQLiteStore(RegistrySQL):
         new: Sequence[NewVersion],
         now: int,
         make_status: StatusMaker | None = None,
+        advance: AdvanceMaker | None = None,
     ) -> list[StoredOutcome]:
         with self._write() as conn:
             existing = self._existing_versions(conn, cid, {v.id for v in new})
@@ -261,11 +265,12 @@ class SQLiteStore(RegistrySQL):
             plan = versions.plan_insert(new, existing, now, int(row[0]) if row else 0)
             conn.executemany(
                 "INSERT INTO objects (date_added, cid, stix_id, type, version, version_text, "
-                "is_latest, is_first, body, tlp, restricted, public, origin, ref_a, ref_b) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "is_latest, is_first, body, tlp, restricted, public, origin, ref_a, ref_b, "
+                "received_via) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(r.date_added, cid, r.id, r.type, r.version, r.version_text, r.is_latest,
                   r.is_first, r.body, r.source.tlp, int(r.source.restricted),
-                  int(r.source.public), r.source.origin, r.source.ref_a, r.source.ref_b)
+                  int(r.source.public), r.source.origin, r.source.ref_a, r.source.ref_b,
+                  r.source.received_via)
                  for r in plan.rows],
             )
             conn.executemany(
@@ -283,6 +288,8 @@ class SQLiteStore(RegistrySQL):
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (str(plan.last_date_added),),
                 )
+            if advance is not None:
+                self._advance_sync(conn, advance(plan.outcomes))
             if make_status is not None:
                 status = make_status(plan.outcomes)
                 conn.execute(

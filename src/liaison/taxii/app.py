@@ -49,7 +49,7 @@ def error_response(exc: LiaisonError) -> Response:
                  headers)
 
 
-def _credentials(request: Request) -> tuple[str | None, str]:
+def credentials(request: Request) -> tuple[str | None, str]:
     header = request.headers.get("authorization")
     if not header:
         raise Unauthenticated("this node requires credentials: HTTP Basic (name and token) "
@@ -79,7 +79,7 @@ class TaxiiApi:
         self.max_body = node.settings.max_content_length
 
     async def _principal(self, request: Request) -> Principal:
-        name, token = _credentials(request)
+        name, token = credentials(request)
         return await run_in_threadpool(self.exchange.authenticate, token, name)
 
     def _check_root(self, request: Request) -> None:
@@ -200,12 +200,19 @@ def _endpoint(api: TaxiiApi, handler: Handler) -> Callable[[Request], Awaitable[
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing errors as TAXII error messages (§3.6.1); a 405 keeps its `Allow` header
+    (RFC 9110 §15.5.6: a 405 MUST list the methods the resource supports)."""
     assert isinstance(exc, HTTPException)
     titles = {404: "Not found", 405: "Method not allowed"}
-    message = ("no such TAXII endpoint (TAXII URLs end with '/')" if exc.status_code == 404
-               else str(exc.detail))
+    allow = (exc.headers or {}).get("Allow")
+    if exc.status_code == 404:
+        message = "no such TAXII endpoint (TAXII URLs end with '/')"
+    elif exc.status_code == 405 and allow:
+        message = f"{request.method} is not supported here; this endpoint accepts {allow}"
+    else:
+        message = str(exc.detail)
     return taxii(resources.error(exc.status_code, titles.get(exc.status_code, "Error"), message),
-                 exc.status_code)
+                 exc.status_code, dict(exc.headers) if exc.headers else None)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -232,8 +239,10 @@ def routes(api: TaxiiApi) -> list[Route]:
 
 def create_app(node: Node) -> Starlette:
     """The node's ASGI application (TAXII 2.1 now; the web UI mounts beside it later)."""
+    from liaison.api.app import routes as node_routes
+
     api = TaxiiApi(node)
-    app = Starlette(routes=routes(api),
+    app = Starlette(routes=routes(api) + node_routes(node.exchange),
                     exception_handlers={HTTPException: _http_error, Exception: _server_error})
     app.router.redirect_slashes = False
     app.state.node = node

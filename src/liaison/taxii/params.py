@@ -16,8 +16,11 @@ from liaison.stix.timestamps import parse_taxii_timestamp
 from liaison.storage.base import VersionFilter
 
 MAX_VALUES = 10_000
-_LIMIT = re.compile(r"^[0-9]{1,18}$")
-_SPEC_VERSION = re.compile(r"^[0-9]+\.[0-9]+$")
+_DIGITS = re.compile(r"[0-9]+")
+_SPEC_VERSION = re.compile(r"[0-9]+\.[0-9]+")
+HUGE_LIMIT = 10**18
+"""Any larger `limit` is read as this: the server caps it anyway (§3.4: a server MAY
+return fewer items than asked), so a huge limit is not malformed."""
 SINGLE = ("added_after", "limit", "next")
 
 
@@ -68,9 +71,11 @@ def parse_filters(items: Iterable[tuple[str, str]], *, allowed: frozenset[str]) 
         except ValueError as exc:
             raise BadRequest(f"added_after is not a TAXII timestamp: {exc}") from None
     if "limit" in seen:
-        if not _LIMIT.match(seen["limit"]) or int(seen["limit"]) <= 0:
+        raw = seen["limit"]
+        if not _DIGITS.fullmatch(raw) or not raw.strip("0"):
             raise BadRequest("limit must be a whole number greater than 0")
-        kw["limit"] = int(seen["limit"])
+        digits = raw.lstrip("0")
+        kw["limit"] = int(digits) if len(digits) <= 18 else HUGE_LIMIT
     if "next" in seen:
         if not seen["next"]:
             raise BadRequest("next is empty")
@@ -96,7 +101,7 @@ def parse_filters(items: Iterable[tuple[str, str]], *, allowed: frozenset[str]) 
     if "match[spec_version]" in seen:
         specs = _values("match[spec_version]", seen["match[spec_version]"])
         for s in specs:
-            if not _SPEC_VERSION.match(s):
+            if not _SPEC_VERSION.fullmatch(s):
                 raise BadRequest(f"match[spec_version] value {s!r} is not a version like 2.1")
         kw["spec_versions"] = tuple(specs)
     field_of = {"match[id]": "ids", "match[type]": "types", "match[version]": "versions",

@@ -1,0 +1,5 @@
+"""`python -m liaison …` is the `liaison` command."""
+
+from liaison.cli.main import main
+
+main()

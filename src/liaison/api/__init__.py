@@ -1,0 +1,1 @@
+"""The node's own HTTP API beside TAXII (explain, and later audit, lookup, search)."""
