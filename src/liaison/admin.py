@@ -10,6 +10,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
+from liaison.audit.context import draft
 from liaison.errors import BadRequest, Conflict, NotFound
 from liaison.stix.timestamps import now_us
 from liaison.storage.base import ROLES, Collection, Principal, Store
@@ -32,7 +33,10 @@ class Admin:
         self.store = store
 
     # -- principals -----------------------------------------------------------
-    def add_user(self, name: str, role: str, *, kind: str = "user") -> NewCredential:
+    def add_user(self, name: str, role: str, *, kind: str = "user",
+                 audit: bool = True) -> NewCredential:
+        """A new principal and its one-time token.  `audit=False` when the caller records
+        the operation itself (a partner's principal: one `partner.add` entry)."""
         if not _NAME.match(name):
             raise BadRequest(f"user name {name!r} must be 1–64 letters, digits, '.', '_', "
                              "'@' or '-', starting with a letter or digit")
@@ -42,7 +46,9 @@ class Admin:
             raise Conflict(f"a principal named '{name}' already exists — see 'liaison user list'")
         token = new_token()
         principal = Principal(str(uuid.uuid4()), name, kind, role, now_us())
-        self.store.add_principal(principal, hash_token(token))
+        entry = draft(f"{kind}.add", name, role=role, principal_id=principal.id) if audit else None
+        with self.store.unit(entry):
+            self.store.add_principal(principal, hash_token(token))
         return NewCredential(principal, token)
 
     def principal(self, name: str) -> Principal:
@@ -57,7 +63,8 @@ class Admin:
     def revoke_user(self, name: str) -> Principal:
         principal = self.principal(name)
         if principal.revoked_at is None:
-            self.store.revoke_principal(principal.id, now_us())
+            with self.store.unit(draft("user.revoke", name, principal_id=principal.id)):
+                self.store.revoke_principal(principal.id, now_us())
         return self.principal(name)
 
     # -- collections ------------------------------------------------------------
@@ -73,8 +80,9 @@ class Admin:
                                  "'.', '_' or '-'")
             if self.store.collection(alias) is not None:
                 raise Conflict(f"a collection with alias '{alias}' already exists")
-        return self.store.add_collection(
-            Collection(0, str(uuid.uuid4()), title.strip(), alias, description, now_us()))
+        new = Collection(0, str(uuid.uuid4()), title.strip(), alias, description, now_us())
+        with self.store.unit(draft("collection.add", new.id, title=new.title, alias=alias)):
+            return self.store.add_collection(new)
 
     def collection(self, ref: str) -> Collection:
         found = self.store.collection(ref)
@@ -93,12 +101,15 @@ class Admin:
             raise BadRequest("say what to grant: --read, --write or both")
         if write and principal.role == "reader":
             raise BadRequest(f"'{name}' is a reader and cannot be granted write access")
-        self.store.set_grant(collection.cid, principal.id, read, write)
+        with self.store.unit(draft("grant.set", collection.id, principal=name, read=read,
+                                   write=write)):
+            self.store.set_grant(collection.cid, principal.id, read, write)
         return collection, principal
 
     def revoke_grant(self, ref: str, name: str) -> tuple[Collection, Principal]:
         collection = self.collection(ref)
         principal = self.principal(name)
-        if not self.store.remove_grant(collection.cid, principal.id):
-            raise NotFound(f"'{name}' has no grant on collection '{ref}'")
+        with self.store.unit(draft("grant.remove", collection.id, principal=name)):
+            if not self.store.remove_grant(collection.cid, principal.id):
+                raise NotFound(f"'{name}' has no grant on collection '{ref}'")
         return collection, principal

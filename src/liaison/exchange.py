@@ -7,6 +7,7 @@ faces to splice (DESIGN "bytes in, bytes out").
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import orjson
 
 from liaison.access import Access, Rights
 from liaison.admin import Admin
+from liaison.audit.context import Actor, draft
 from liaison.cursor import Cursors, fingerprint
 from liaison.explain import Explanation, explain
 from liaison.partners import Partners
@@ -114,11 +116,43 @@ class Exchange:
     def authenticate(self, token: str, name: str | None = None) -> Principal:
         """The principal holding `token` (and called `name`, for HTTP Basic)."""
         principal = self.store.principal_by_token(hash_token(token)) if token else None
-        if principal is None or principal.revoked_at is not None:
-            raise Unauthenticated("the credentials are not valid for this node")
-        if name is not None and name != principal.name:
+        if (principal is None or principal.revoked_at is not None
+                or (name is not None and name != principal.name)):
+            reason = ("unknown token" if principal is None else
+                      "revoked principal" if principal.revoked_at is not None else
+                      "name does not match the token")
+            self.store.record([draft("auth.fail", name or "-", result="denied", reason=reason)])
             raise Unauthenticated("the credentials are not valid for this node")
         return principal
+
+    def actor(self, principal: Principal) -> Actor:
+        """The audit identity of a principal: who, and of which organisation."""
+        org = self.org_id
+        if principal.kind == "partner":
+            partner = self.rights.partner_of(principal)
+            org = partner.org_identity if partner else ""
+        return Actor(principal.id, principal.name, org, principal.kind)
+
+    @functools.cached_property
+    def org_id(self) -> str:
+        raw = self.store.get_meta("org_identity")
+        return str(orjson.loads(raw)["id"]) if raw else ""
+
+    def _access(self, principal: Principal, ref: str) -> Access:
+        """`Rights.one`, recording the refusal when the collection exists but is hidden."""
+        try:
+            return self.rights.one(principal, ref)
+        except NotFound:
+            hidden = self.store.collection(ref)
+            if hidden is not None:
+                self.store.record([draft("access.denied", hidden.id, result="denied",
+                                         reason="no right on this collection")])
+            raise
+
+    def _deny(self, message: str, target: str) -> Forbidden:
+        """Record an authorisation failure, then hand back the error to raise."""
+        self.store.record([draft("access.denied", target, result="denied", reason=message)])
+        return Forbidden(message)
 
     # -- collections --------------------------------------------------------------
     def collections(self, principal: Principal) -> list[CollectionView]:
@@ -128,13 +162,13 @@ class Exchange:
 
     def collection(self, principal: Principal, ref: str) -> CollectionView:
         """One visible collection by id or alias; 404 when unknown or invisible."""
-        a = self.rights.one(principal, ref)
+        a = self._access(principal, ref)
         return CollectionView(a.collection, a.can_read, a.can_write)
 
     def _readable(self, principal: Principal, ref: str) -> Access:
-        access = self.rights.one(principal, ref)
+        access = self._access(principal, ref)
         if not access.can_read:
-            raise Forbidden("you may not read this collection")
+            raise self._deny("you may not read this collection", access.collection.id)
         return access
 
     # -- reads (TAXII §5.3, §5.4, §5.6, §5.8) -------------------------------------
@@ -168,7 +202,20 @@ class Exchange:
         if more:
             token = self.cursors.mint(collection=collection.id, principal=principal.id,
                                       query=query_key, position=page_rows[-1].date_added)
+        if access.partner is not None and page_rows:
+            self._record_release(access, kind, page_rows, "taxii")
         return Listing(page_rows, more, token)
+
+    def _record_release(self, access: Access, kind: str, rows: list[ObjectRow],
+                        channel: str) -> None:
+        """Record what leaves for a partner before it leaves (fail closed: no entry, no
+        release).  One entry per request, listing every object version."""
+        assert access.partner is not None and access.visibility is not None
+        self.store.record([draft(
+            "release", access.collection.id, partner=access.partner.name,
+            partner_id=access.partner.id, org=access.partner.org_identity, channel=channel,
+            kind=kind, agreements=[t.agreement_id for t in access.visibility.terms],
+            versions=[[r.id, r.version] for r in rows])])
 
     def _require_object(self, collection: Collection, object_id: str,
                         visibility: Visibility | None) -> None:
@@ -181,9 +228,9 @@ class Exchange:
     # -- writes (TAXII §5.5, §5.7) ----------------------------------------------------
     def add_envelope(self, principal: Principal, ref: str, body: bytes) -> bytes:
         """Store the objects of a posted envelope; return the status resource (§4.3.1)."""
-        access = self.rights.one(principal, ref)
+        access = self._access(principal, ref)
         if not access.can_write:
-            raise Forbidden("you may not add objects to this collection")
+            raise self._deny("you may not add objects to this collection", access.collection.id)
         try:
             envelope = parse_json(body)
         except JSONError as exc:
@@ -216,9 +263,9 @@ class Exchange:
         """
         prepared = prepare(self.store, objects, partner, via,
                            copies_in=cid if advance is not None else None)
-        for info, body in prepared.markings:
-            self.store.set_marking(info, body)
         report = IngestReport(failures=prepared.failures)
+        audit = draft("objects.add", str(cid), partner=partner.name if partner else None,
+                      via=via)
         filled: list[bool] = []
 
         def fill(outcomes: list[StoredOutcome]) -> IngestReport:
@@ -230,8 +277,14 @@ class Exchange:
         status_hook = (None if make_status is None
                        else lambda outcomes: make_status(fill(outcomes)))
         advance_hook = None if advance is None else lambda outcomes: advance(fill(outcomes))
-        fill(self.store.add_objects(cid, prepared.versions, now, status_hook,
-                                    advance=advance_hook))
+        with self.store.unit(audit):
+            for info, body in prepared.markings:
+                self.store.set_marking(info, body)
+            fill(self.store.add_objects(cid, prepared.versions, now, status_hook,
+                                        advance=advance_hook))
+            audit.details.update(
+                stored=[[o.id, o.version] for o in report.successes if o.stored],
+                duplicates=report.duplicates, rejected=len(report.failures))
         return report
 
     # -- federation (liaison.federation: the sync engine is a face too) --------------
@@ -263,9 +316,12 @@ class Exchange:
         leaving out what came from that partner itself (it has them)."""
         if not access.can_read or access.partner is None:
             raise Forbidden("no active agreement lets this partner read the collection")
-        return self.store.query(ObjectQuery(
+        page = self.store.query(ObjectQuery(
             cid=access.collection.cid, versions=VersionFilter.everything(), after=after,
             limit=limit, visibility=access.visibility, exclude_origin=access.partner.id))
+        if page.rows:
+            self._record_release(access, "objects", page.rows, "push")
+        return page
 
     def receive(self, access: Access, agreement_id: str, objects: list[object], now: int,
                 advance: Callable[[IngestReport], SyncAdvance]) -> IngestReport:
@@ -280,17 +336,23 @@ class Exchange:
     def delete_object(self, principal: Principal, ref: str, object_id: str,
                       versions: VersionFilter | None, spec_versions: tuple[str, ...] | None) -> None:
         """Delete versions of an object (§5.7); no `match[version]` deletes every version."""
-        access = self.rights.one(principal, ref)
+        access = self._access(principal, ref)
+        target = access.collection.id
         if not (access.can_read and access.can_write):
-            raise Forbidden("deleting needs both read and write access to this collection")
+            raise self._deny("deleting needs both read and write access to this collection",
+                             target)
         if access.partner is not None:
-            raise Forbidden("partners may add objects under a push agreement, never delete")
+            raise self._deny("partners may add objects under a push agreement, never delete",
+                             target)
         if spec_versions is not None and SPEC_VERSION not in spec_versions:
             raise NotFound(f"object '{object_id}' not found in this collection")
-        removed = self.store.delete_versions(access.collection.cid, object_id,
-                                             versions or VersionFilter.everything())
-        if removed == 0:
-            raise NotFound(f"object '{object_id}' not found in this collection")
+        which = versions or VersionFilter.everything()
+        audit = draft("objects.delete", target, object=object_id)
+        with self.store.unit(audit):
+            removed = self.store.delete_versions(access.collection.cid, object_id, which)
+            if removed == 0:
+                raise NotFound(f"object '{object_id}' not found in this collection")
+            audit.details["versions_removed"] = removed
 
     def status(self, principal: Principal, status_id: str) -> bytes:
         """A status resource (§4.3), visible to the principal that caused it (and admins)."""

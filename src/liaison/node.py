@@ -15,6 +15,8 @@ from pathlib import Path
 import orjson
 
 from liaison import settings as settings_mod
+from liaison.audit.checkpoint import create_key
+from liaison.audit.context import draft
 from liaison.cursor import Cursors
 from liaison.errors import ConfigError, Conflict
 from liaison.exchange import Exchange
@@ -123,8 +125,11 @@ def _init_database(home: Path, org: str, *, force: bool, admin_name: str) -> Ini
         store.set_meta("org_identity", orjson.dumps(identity).decode())
         store.set_meta("node_id", str(uuid.uuid4()))
         token = new_token()
-        store.add_principal(Principal(str(uuid.uuid4()), admin_name, "user", "admin", now),
-                            hash_token(token))
+        admin = Principal(str(uuid.uuid4()), admin_name, "user", "admin", now)
+        create_key(home)
+        with store.unit(draft("node.init", identity["id"], org=org, admin=admin_name,
+                              engine=store.engine)):
+            store.add_principal(admin, hash_token(token))
     finally:
         store.close()
     return InitResult(home, identity, admin_name, token)

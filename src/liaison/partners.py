@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 from liaison.admin import Admin
+from liaison.audit.context import draft
 from liaison.errors import BadRequest, Conflict, NotFound
 from liaison.policy.model import DIRECTIONS, Agreement, MarkingInfo, Partner, parse_tlp
 from liaison.policy.releasability import releasability_marking
@@ -49,10 +50,13 @@ class Partners:
             raise BadRequest(f"--url {url!r} must be an http:// or https:// URL")
         if self.store.partner(name) is not None:
             raise Conflict(f"a partner named '{name}' already exists — see 'liaison partner list'")
-        cred = self.admin.add_user(name, "partner", kind="partner")
-        partner = Partner(str(uuid.uuid4()), name, org_identity, cred.principal.id, url, token,
-                          now_us())
-        self.store.add_partner(partner)
+        audit = draft("partner.add", name, org_identity=org_identity, url=url)
+        with self.store.unit(audit):
+            cred = self.admin.add_user(name, "partner", kind="partner", audit=False)
+            partner = Partner(str(uuid.uuid4()), name, org_identity, cred.principal.id, url,
+                              token, now_us())
+            self.store.add_partner(partner)
+            audit.details["partner_id"] = partner.id
         return NewPartner(partner, cred.token)
 
     def set_remote(self, name: str, url: str | None = None, token: str | None = None,
@@ -61,8 +65,10 @@ class Partners:
         p = self.get(name)
         if url is not None and not _URL.match(url):
             raise BadRequest(f"--url {url!r} must be an http:// or https:// URL")
-        self.store.set_partner_remote(p.id, url if url is not None else p.url,
-                                      token if token is not None else p.remote_token)
+        with self.store.unit(draft("partner.remote", name, url=url,
+                                   token_changed=token is not None)):
+            self.store.set_partner_remote(p.id, url if url is not None else p.url,
+                                          token if token is not None else p.remote_token)
         return self.get(name)
 
     def get(self, name: str) -> Partner:
@@ -78,11 +84,12 @@ class Partners:
         """Remove a partner: its token stops working and its agreements end now."""
         p = self.get(name)
         now = now_us()
-        for a in self.store.agreements(p.id):
-            if a.revoked_at is None:
-                self.store.revoke_agreement(a.id, now)
-        self.store.revoke_principal(p.principal_id, now)
-        self.store.remove_partner(p.id, now)
+        with self.store.unit(draft("partner.remove", name, partner_id=p.id)):
+            for a in self.store.agreements(p.id):
+                if a.revoked_at is None:
+                    self.store.revoke_agreement(a.id, now)
+            self.store.revoke_principal(p.principal_id, now)
+            self.store.remove_partner(p.id, now)
         return p
 
     # -- agreements -------------------------------------------------------------
@@ -110,16 +117,20 @@ class Partners:
         agreement = Agreement(str(uuid.uuid4()), p.id, cids, direction, rank, reshare,
                               valid_from, valid_until, None, now_us(),
                               tuple(remote) if remote else (None,) * len(cids))
-        self.store.add_agreement(agreement)
+        with self.store.unit(draft("agreement.add", agreement.id, partner=partner,
+                                   direction=direction, max_tlp=rank, reshare=reshare,
+                                   collections=list(collections))):
+            self.store.add_agreement(agreement)
         return agreement
 
     def agreements(self, partner: str | None = None) -> list[Agreement]:
         return self.store.agreements(self.get(partner).id if partner else None)
 
     def revoke_agreement(self, agreement_id: str) -> Agreement:
-        if not self.store.revoke_agreement(agreement_id, now_us()):
-            raise NotFound(f"no active agreement with id '{agreement_id}' — see "
-                           "'liaison agreement list'")
+        with self.store.unit(draft("agreement.revoke", agreement_id)):
+            if not self.store.revoke_agreement(agreement_id, now_us()):
+                raise NotFound(f"no active agreement with id '{agreement_id}' — see "
+                               "'liaison agreement list'")
         return next(a for a in self.store.agreements(None) if a.id == agreement_id)
 
     # -- markings -----------------------------------------------------------------
@@ -134,6 +145,8 @@ class Partners:
         stamp = format_taxii_timestamp(now)[:-4] + "Z"
         marking = releasability_marking(f"marking-definition--{uuid.uuid4()}", name, orgs,
                                         org_identity, stamp)
-        self.store.set_marking(MarkingInfo(marking["id"], "releasability", None, frozenset(orgs)),
-                               canonical_bytes(marking))
+        with self.store.unit(draft("marking.add", marking["id"], name=name,
+                                   releasable_to=sorted(set(orgs)))):
+            self.store.set_marking(MarkingInfo(marking["id"], "releasability", None,
+                                               frozenset(orgs)), canonical_bytes(marking))
         return marking

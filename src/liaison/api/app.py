@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from liaison.audit.context import Actor, acting, set_actor
 from liaison.errors import Forbidden, LiaisonError
 from liaison.exchange import Exchange
 from liaison.storage.base import Principal
@@ -58,12 +59,22 @@ class NodeApi:
 
 def _endpoint(exchange: Exchange, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        try:
-            name, token = credentials(request)
-            who = await run_in_threadpool(exchange.authenticate, token, name)
-            return await handler(request, who)
-        except LiaisonError as exc:
-            return error_json(exc)
+        client = request.client.host if request.client else "unknown"
+        with acting(Actor(f"anonymous@{client}", f"anonymous@{client}", kind="anonymous")) as rid:
+            try:
+                name, token = credentials(request)
+
+                def login() -> tuple[Principal, Actor]:
+                    who = exchange.authenticate(token, name)
+                    return who, exchange.actor(who)
+
+                who, actor = await run_in_threadpool(login)
+                set_actor(actor)
+                response = await handler(request, who)
+            except LiaisonError as exc:
+                response = error_json(exc)
+            response.headers["X-Request-ID"] = rid
+            return response
 
     endpoint.__doc__ = handler.__doc__
     return endpoint

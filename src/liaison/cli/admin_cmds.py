@@ -56,10 +56,15 @@ def user_list(as_json: bool) -> None:
 @user.command("revoke")
 @home_opt
 @click.argument("name")
-def user_revoke(name: str) -> None:
+@json_opt
+def user_revoke(name: str, as_json: bool) -> None:
     """Revoke user NAME: its token stops working on the next request."""
     with open_node() as node:
-        node.exchange.admin.revoke_user(name)
+        p = node.exchange.admin.revoke_user(name)
+    if as_json:
+        print_json({"name": p.name, "id": p.id,
+                    "revoked": format_taxii_timestamp(p.revoked_at) if p.revoked_at else None})
+        return
     click.echo(f"Revoked '{name}'.")
 
 
@@ -109,10 +114,14 @@ def collection_list(as_json: bool) -> None:
 @click.argument("principal", metavar="PRINCIPAL")
 @click.option("--read", is_flag=True, help="Allow reading objects.")
 @click.option("--write", is_flag=True, help="Allow adding (and, with --read, deleting) objects.")
-def grant(collection_ref: str, principal: str, read: bool, write: bool) -> None:
+@json_opt
+def grant(collection_ref: str, principal: str, read: bool, write: bool, as_json: bool) -> None:
     """Let PRINCIPAL read and/or write COLLECTION (id or alias)."""
     with open_node() as node:
         c, p = node.exchange.admin.grant(collection_ref, principal, read=read, write=write)
+    if as_json:
+        print_json({"collection": c.id, "principal": p.name, "read": read, "write": write})
+        return
     rights = " and ".join(x for x, on in (("read", read), ("write", write)) if on)
     click.echo(f"'{p.name}' may now {rights} '{c.alias or c.title}' ({c.id}).")
 
@@ -121,8 +130,12 @@ def grant(collection_ref: str, principal: str, read: bool, write: bool) -> None:
 @home_opt
 @click.argument("collection_ref", metavar="COLLECTION")
 @click.argument("principal", metavar="PRINCIPAL")
-def revoke_grant(collection_ref: str, principal: str) -> None:
+@json_opt
+def revoke_grant(collection_ref: str, principal: str, as_json: bool) -> None:
     """Remove PRINCIPAL's rights on COLLECTION."""
     with open_node() as node:
         c, p = node.exchange.admin.revoke_grant(collection_ref, principal)
+    if as_json:
+        print_json({"collection": c.id, "principal": p.name, "read": False, "write": False})
+        return
     click.echo(f"'{p.name}' no longer has access to '{c.alias or c.title}'.")

@@ -5,12 +5,14 @@ Errors are sentences with an exit code (see `liaison.errors`), never tracebacks.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from liaison import __version__
+from liaison.audit.context import acting, cli_actor
 from liaison.errors import LiaisonError
 from liaison.settings import default_home
 
@@ -39,10 +41,11 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 
 def main() -> None:
     from liaison.cli import (  # noqa: F401
-        admin_cmds, data_cmds, demo_cmds, node_cmds, policy_cmds, sync_cmds)
+        admin_cmds, audit_cmds, data_cmds, demo_cmds, node_cmds, policy_cmds, sync_cmds)
 
     try:
-        cli.main(standalone_mode=False, prog_name="liaison")
+        with acting(cli_actor()):
+            cli.main(standalone_mode=False, prog_name="liaison")
     except LiaisonError as exc:
         click.secho(f"error: {exc.message}", fg="red", err=True)
         sys.exit(exc.exit_code)
@@ -60,3 +63,9 @@ def main() -> None:
         where = f"{exc.filename}: " if exc.filename else ""
         click.secho(f"error: {where}{exc.strerror or exc}", fg="red", err=True)
         sys.exit(1)
+    except Exception as exc:  # a bug: say so in a sentence; the traceback only on request
+        if os.environ.get("LIAISON_DEBUG"):
+            raise
+        click.secho(f"error: unexpected {type(exc).__name__}: {exc} — this is a bug in "
+                    "Liaison; run again with LIAISON_DEBUG=1 for the traceback", fg="red", err=True)
+        sys.exit(70)

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Protocol
 from liaison.policy.model import Agreement, MarkingInfo, Partner, Visibility
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from liaison.audit.chain import AuditDraft, AuditEntry
     from liaison.storage.migrations import Migration
 
 ROLES = ("admin", "analyst", "reader")
@@ -155,6 +158,17 @@ class Store(Protocol):
     def apply_migration(self, migration: Migration, now: int) -> None: ...
     def reset(self) -> None:
         """Drop every table of the node (used by `liaison init --force`)."""
+
+    # -- transactions and the audit chain (see `storage.audit_sql`) ----------
+    def unit(self, audit: AuditDraft | None = None) -> AbstractContextManager[None]:
+        """One transaction for a block of store calls, `audit` appended before COMMIT."""
+    def record(self, drafts: Sequence[AuditDraft]) -> None:
+        """Append audit entries in a transaction of their own."""
+    def audit_head(self) -> tuple[int, str]: ...
+    def audit_entries(self, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]: ...
+    def audit_search(self, *, since: int | None = None, actor: str | None = None,
+                     action: str | None = None, contains: str | None = None,
+                     after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]: ...
 
     # -- node metadata --------------------------------------------------------
     def close(self) -> None: ...

@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 
 import psycopg
@@ -46,6 +47,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from liaison.errors import ConfigError, Unavailable
 from liaison.storage import migrations, sql, versions
+from liaison.storage.audit_sql import AuditSQL
 from liaison.storage.registry import RegistrySQL
 from liaison.storage.syncstate import SyncStateSQL
 from liaison.storage.base import (
@@ -97,15 +99,17 @@ def _reason(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-class PostgresStore(RegistrySQL, SyncStateSQL):
+class PostgresStore(AuditSQL, RegistrySQL, SyncStateSQL):
     """`Store` on PostgreSQL (see `storage.base.Store` for the contract)."""
 
     engine = "postgres"
     _mark = "%s"
+    _lock_head = " FOR UPDATE"
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self._where = _describe(url)
+        self._tx: ContextVar[psycopg.Cursor | None] = ContextVar(f"pg-tx-{id(self)}", default=None)
         try:  # a direct probe gives a clear reason; a pool would only time out
             psycopg.connect(url, connect_timeout=10, autocommit=True).close()
         except psycopg.Error as exc:
@@ -130,21 +134,36 @@ class PostgresStore(RegistrySQL, SyncStateSQL):
 
     @contextmanager
     def _write(self) -> Iterator[psycopg.Cursor]:
-        """One write transaction: committed on success, rolled back on any exception."""
+        """One write transaction: committed on success, rolled back on any exception.
+        A nested call joins the transaction already open in this context (see `unit`)."""
+        current = self._tx.get()
+        if current is not None:
+            yield current
+            return
         with self._conn() as conn, conn.transaction(), conn.cursor(binary=True) as cur:
-            yield cur
+            token = self._tx.set(cur)
+            try:
+                yield cur
+            finally:
+                self._tx.reset(token)
 
     # Single reads.  Lookups are by key, and no stored text holds U+0000, so a key with
     # one matches nothing: answer that without asking (PostgreSQL could not take it).
     def _one(self, query: str, params: Sequence[object] = ()) -> tuple | None:  # type: ignore[type-arg]
         if _has_nul(params):
             return None
+        current = self._tx.get()
+        if current is not None:  # inside a unit: read what it has written so far
+            return current.execute(query, params).fetchone()
         with self._conn() as conn:
             return conn.execute(query, params).fetchone()
 
     def _all(self, query: str, params: Sequence[object] = ()) -> list[tuple]:  # type: ignore[type-arg]
         if _has_nul(params):
             return []
+        current = self._tx.get()
+        if current is not None:
+            return current.execute(query, params).fetchall()
         with self._conn() as conn:
             return conn.execute(query, params).fetchall()
 

@@ -12,11 +12,13 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 
 from liaison.errors import ConfigError, Unavailable
 from liaison.storage import migrations, sql, versions
+from liaison.storage.audit_sql import AuditSQL
 from liaison.storage.registry import RegistrySQL
 from liaison.storage.syncstate import SyncStateSQL
 from liaison.storage.base import (
@@ -50,7 +52,7 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore(RegistrySQL, SyncStateSQL):
+class SQLiteStore(AuditSQL, RegistrySQL, SyncStateSQL):
     """`Store` on SQLite (see `storage.base.Store` for the contract)."""
 
     engine = "sqlite"
@@ -62,6 +64,8 @@ class SQLiteStore(RegistrySQL, SyncStateSQL):
             raise ConfigError(f"database {self.path} does not exist — run 'liaison init' first")
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._tx: ContextVar[sqlite3.Connection | None] = ContextVar(f"sqlite-tx-{id(self)}",
+                                                                     default=None)
         self._connections: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
 
@@ -86,17 +90,26 @@ class SQLiteStore(RegistrySQL, SyncStateSQL):
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; a nested call joins the one already open (so that a
+        domain operation and its audit entry commit together, see `unit`)."""
+        current = self._tx.get()
+        if current is not None:
+            yield current
+            return
         with self._write_lock:
             conn = self._conn()
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise Unavailable(f"the database is busy ({exc}); try again") from exc
+            token = self._tx.set(conn)
             try:
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._tx.reset(token)
             conn.execute("COMMIT")
 
     @contextmanager

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from liaison.audit.context import Actor, acting, draft, set_actor
 from liaison.errors import LiaisonError, NotFound, PayloadTooLarge, Unauthenticated
 from liaison.exchange import Filters
 from liaison.node import Node
@@ -79,8 +80,21 @@ class TaxiiApi:
         self.max_body = node.settings.max_content_length
 
     async def _principal(self, request: Request) -> Principal:
-        name, token = credentials(request)
-        return await run_in_threadpool(self.exchange.authenticate, token, name)
+        """Authenticate, and make the principal the audit actor of this request."""
+        try:
+            name, token = credentials(request)
+        except Unauthenticated as exc:
+            failure = draft("auth.fail", "-", result="denied", reason=exc.message)
+            await run_in_threadpool(self.exchange.store.record, [failure])
+            raise
+
+        def login() -> tuple[Principal, Actor]:
+            who = self.exchange.authenticate(token, name)
+            return who, self.exchange.actor(who)
+
+        who, actor = await run_in_threadpool(login)
+        set_actor(actor)
+        return who
 
     def _check_root(self, request: Request) -> None:
         if request.path_params.get("root") != self.root:
@@ -188,12 +202,16 @@ Handler = Callable[[Request, Principal], Awaitable[Response]]
 
 def _endpoint(api: TaxiiApi, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        try:
-            who = await api._principal(request)
-            check_accept(request.headers.get("accept"))
-            return await handler(request, who)
-        except LiaisonError as exc:
-            return error_response(exc)
+        client = request.client.host if request.client else "unknown"
+        with acting(Actor(f"anonymous@{client}", f"anonymous@{client}", kind="anonymous")) as rid:
+            try:
+                who = await api._principal(request)
+                check_accept(request.headers.get("accept"))
+                response = await handler(request, who)
+            except LiaisonError as exc:
+                response = error_response(exc)
+            response.headers["X-Request-ID"] = rid
+            return response
 
     endpoint.__doc__ = handler.__doc__
     return endpoint
