@@ -149,6 +149,16 @@ class Exchange:
                                          reason="no right on this collection")])
             raise
 
+    def refused_credentials(self, reason: str) -> None:
+        """Record a request refused before any principal could be named (no or
+        malformed credentials); `authenticate` records the other refusals itself."""
+        self.store.record([draft("auth.fail", "-", result="denied", reason=reason)])
+
+    def require_admin(self, principal: Principal, target: str) -> None:
+        """Node administration (Liaison's own endpoints): admins only, refusals recorded."""
+        if not principal.is_admin:
+            raise self._deny("this endpoint is for node administrators", target)
+
     def _deny(self, message: str, target: str) -> Forbidden:
         """Record an authorisation failure, then hand back the error to raise."""
         self.store.record([draft("access.denied", target, result="denied", reason=message)])

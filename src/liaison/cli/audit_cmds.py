@@ -9,21 +9,14 @@ import click
 import orjson
 
 from liaison.audit.chain import AuditEntry
-from liaison.audit.service import Audit
+from liaison.audit.service import Audit, parse_since
 from liaison.cli.common import home, home_opt, json_opt, open_node, print_json
 from liaison.cli.main import cli
-from liaison.errors import BadRequest
-from liaison.stix.timestamps import format_taxii_timestamp, parse_timestamp
+from liaison.stix.timestamps import format_taxii_timestamp
 
 
 def _since(value: str | None) -> int | None:
-    if value is None:
-        return None
-    text = value if "T" in value else value + "T00:00:00Z"
-    try:
-        return parse_timestamp(text)
-    except ValueError as exc:
-        raise BadRequest(f"--since must be a date (2026-12-31) or a UTC timestamp: {exc}") from None
+    return parse_since(value)
 
 
 def _line(e: AuditEntry) -> str:

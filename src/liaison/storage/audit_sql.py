@@ -14,19 +14,42 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+import logging
+
 import orjson
 
 from liaison.audit.chain import AuditDraft, AuditEntry, chain
+from liaison.errors import LiaisonError, Unavailable
 from liaison.stix.timestamps import now_us
 
+log = logging.getLogger("liaison.audit")
 _COLS = ("seq, at, request_id, actor_id, actor_name, org, action, target, result, details, "
          "prev_hash, hash")
 
 
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _details(text: Any) -> dict[str, Any]:
+    try:
+        value = orjson.loads(text)
+    except (orjson.JSONDecodeError, TypeError):
+        value = None
+    return value if isinstance(value, dict) else {"unreadable details": str(text)}
+
+
 def _entry(row: Sequence[Any]) -> AuditEntry:
+    """A stored row as an entry.  A row altered beyond its types (text in a number
+    column on SQLite, details that are not a JSON object) still reads — as values that
+    cannot match the hash — so that verification reports it instead of crashing."""
     seq, at, rid, aid, aname, org, action, target, result, details, prev, h = row
-    return AuditEntry(int(seq), int(at), rid, aid, aname, org, action, target, result,
-                      orjson.loads(details), prev, h)
+    return AuditEntry(_int(seq), _int(at), str(rid), str(aid), str(aname), str(org),
+                      str(action), str(target), str(result), _details(details), str(prev),
+                      str(h))
 
 
 class AuditSQL:
@@ -52,6 +75,18 @@ class AuditSQL:
             self._append(tx, drafts)
 
     def _append(self, tx: Any, drafts: Sequence[AuditDraft]) -> None:
+        """Chain and insert `drafts`; any failure is a 503 that aborts the transaction
+        (the change it records is rolled back with it: fail closed, NIST AU-5)."""
+        try:
+            self._insert(tx, drafts)
+        except LiaisonError:
+            raise
+        except Exception as exc:
+            log.error("audit write failed, the operation is refused: %s", exc)
+            raise Unavailable("the audit log could not be written, so the operation was not "
+                              "carried out; see the node's log") from exc
+
+    def _insert(self, tx: Any, drafts: Sequence[AuditDraft]) -> None:
         m = self._mark
         seq, prev = tx.execute(f"SELECT seq, hash FROM audit_head WHERE id = 1{self._lock_head}"
                                ).fetchone()
@@ -95,10 +130,11 @@ class AuditSQL:
             params += [actor, actor]
         if action:
             cond.append(f"(action = {m} OR action LIKE {m})")
-            params += [action, action.rstrip("*") + ".%" if action.endswith("*") else action]
+            params += [action, action.rstrip("*") + "%" if action.endswith("*") else action]
         if contains:
-            cond.append(f"details LIKE {m}")
-            params.append("%" + contains.replace("%", "").replace("_", "\\_") + "%")
+            cond.append(f"details LIKE {m} ESCAPE '\\'")
+            escaped = contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params.append("%" + escaped + "%")
         return [_entry(r) for r in self._all(
             f"SELECT {_COLS} FROM audit_log WHERE {' AND '.join(cond)} ORDER BY seq LIMIT {m}",
             (*params, limit))]
