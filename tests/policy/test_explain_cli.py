@@ -1,4 +1,5 @@
-"""`liaison policy explain OBJECT_ID --partner NAME` says what the partner actually gets.
+"""`liaison policy explain OBJECT_ID --partner NAME` says what the partner actually gets
+(and `liaison export --as-partner NAME` gives exactly that).
 
 DESIGN: "`explain` returns the same reasons in words: why this object did or did not go
 to that partner."  For every fixture object of the matrix world and every partner class,
@@ -20,9 +21,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import liaison.cli.data_cmds  # noqa: F401  (registers `export` on the group)
 import liaison.cli.policy_cmds  # noqa: F401  (registers `policy explain` on the group)
 from liaison.cli.main import cli
 from liaison.errors import NotFound
+from liaison.stix.timestamps import now_us
 from tests.conftest import ENGINES
 from tests.policy.world import NAME_OF, World, iid, shared_world, sid
 
@@ -185,3 +188,17 @@ def test_the_installed_command_prints_the_same(world: World) -> None:
                          capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 4 and "nobody-like-this" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("partner", READERS + NON_READERS)
+def test_export_as_partner_is_what_the_partner_receives(world: World, partner: str) -> None:
+    """`liaison export --as-partner` is another read path: the same objects, bodies and
+    order as the partner's TAXII listing, and what the oracle releases."""
+    result = CliRunner().invoke(
+        cli, ["--home", str(home_of(world)), "export", "--collection", "main",
+              "--as-partner", partner], standalone_mode=False, catch_exceptions=False)
+    bundle = json.loads(result.stdout_bytes)
+    exported = bundle.get("objects", [])
+    expected = world.colls["main"].visible_latest(world.who[partner], world.registry, now_us())
+    assert exported == [v.obj for v in expected]
+    assert {o["id"] for o in exported} == received(world, partner)

@@ -156,20 +156,25 @@ def test_expiry_between_pages(node_fx: NodeFixture) -> None:
     assert w.get("p", "collections/").content == b"{}"
 
 
-def _remark(w: World, name: str, marks: list[str]) -> None:
-    v2 = indicator(name, marks, modified=T2)
-    w.write("admin", w.main, [v2])
+def _remark(w: World, names: tuple[str, ...], marks: list[str]) -> list[str]:
+    """Our admin adds a new version of each object with other markings."""
+    w.write("admin", w.main, [indicator(n, marks, modified=T2) for n in names])
+    return list(names)
 
 
-NARROWINGS: dict[str, Callable[[World, list[str]], list[str]]] = {
-    # each returns the fixture names of the objects it newly withholds
-    "re-share agreement revoked": lambda w, served: (_revoke(w, "p#1"), ["f0", "f1"])[1],
-    "re-marked RED": lambda w, served: [
-        _remark(w, n, [TLP2["red"]]) or n for n in ("g5", "g0")],
-    "re-marked to a third party": lambda w, served: [
-        _remark(w, n, [TLP2["green"], w.rel["third"]]) or n for n in ("g6", "g1")],
-    "re-marked to nobody": lambda w, served: [
-        _remark(w, n, [TLP2["green"], w.rel["none"]]) or n for n in ("g7",)],
+def _stop_resharing(w: World) -> list[str]:
+    _revoke(w, "p#1")
+    return ["f0", "f1"]
+
+
+NARROWINGS: dict[str, Callable[[World], list[str]]] = {
+    # each makes its change and returns the fixture names it newly withholds (one served
+    # on the first page already, the others still to come)
+    "re-share agreement revoked": _stop_resharing,
+    "re-marked RED": lambda w: _remark(w, ("g5", "g0"), [TLP2["red"]]),
+    "re-marked to a third party": lambda w: _remark(w, ("g6", "g1"),
+                                                    [TLP2["green"], w.rel["third"]]),
+    "re-marked to nobody": lambda w: _remark(w, ("g7",), [TLP2["green"], w.rel["none"]]),
 }
 
 
@@ -178,7 +183,7 @@ def test_the_next_page_omits_what_became_withheld(node_fx: NodeFixture, change: 
     w = small_world(node_fx)
     served, cursor = first_page(w, "p")
     before = set(remaining(w, "p", _last_served(w, served)))
-    names = NARROWINGS[change](w, served)
+    names = NARROWINGS[change](w)
     gone = {iid(n) for n in names}
     assert gone & before  # some of them were still to come
     expected = remaining(w, "p", _last_served(w, served))
