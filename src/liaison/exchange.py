@@ -19,6 +19,7 @@ from liaison.admin import Admin
 from liaison.audit.context import Actor, draft
 from liaison.cursor import Cursors, fingerprint
 from liaison.explain import Explanation, explain
+from liaison.lookup import Finder
 from liaison.partners import Partners
 from liaison.policy.model import Partner, Visibility
 from liaison.errors import (
@@ -109,6 +110,8 @@ class Exchange:
         self.partners = Partners(store, self.admin)
         self.rights = Rights(store)
         self.cursors = cursors
+        self.finder = Finder(store, self.rights, cursors)
+        """Observable lookup, full-text search and correlation (`liaison.lookup`)."""
         self.default_limit = default_limit
         self.max_limit = max_limit
 
@@ -257,10 +260,10 @@ class Exchange:
                                      status_body(status_id, now, len(objects), report)))
             return made[0]
 
-        self._ingest(cid, objects, now, access.partner, make_status)
+        self._ingest(access.collection, objects, now, access.partner, make_status)
         return made[0].body
 
-    def _ingest(self, cid: int, objects: Iterable[object], now: int,
+    def _ingest(self, collection: Collection, objects: Iterable[object], now: int,
                 partner: Partner | None,
                 make_status: Callable[[IngestReport], StatusRecord] | None = None,
                 *, via: str | None = None,
@@ -271,10 +274,11 @@ class Exchange:
         `make_status` and `advance` (a federation checkpoint) are built from the report
         inside that transaction; `via` is the agreement partner material came through.
         """
+        cid = collection.cid
         prepared = prepare(self.store, objects, partner, via,
                            copies_in=cid if advance is not None else None)
         report = IngestReport(failures=prepared.failures)
-        audit = draft("objects.add", str(cid), partner=partner.name if partner else None,
+        audit = draft("objects.add", collection.id, partner=partner.name if partner else None,
                       via=via)
         filled: list[bool] = []
 
@@ -326,12 +330,14 @@ class Exchange:
         leaving out what came from that partner itself (it has them)."""
         if not access.can_read or access.partner is None:
             raise Forbidden("no active agreement lets this partner read the collection")
-        page = self.store.query(ObjectQuery(
+        return self.store.query(ObjectQuery(
             cid=access.collection.cid, versions=VersionFilter.everything(), after=after,
             limit=limit, visibility=access.visibility, exclude_origin=access.partner.id))
-        if page.rows:
-            self._record_release(access, "objects", page.rows, "push")
-        return page
+
+    def record_push(self, access: Access, rows: list[ObjectRow]) -> None:
+        """Record the versions about to be pushed, just before they are sent."""
+        if rows:
+            self._record_release(access, "objects", rows, "push")
 
     def receive(self, access: Access, agreement_id: str, objects: list[object], now: int,
                 advance: Callable[[IngestReport], SyncAdvance]) -> IngestReport:
@@ -340,7 +346,7 @@ class Exchange:
         checkpoint written in the same transaction as the data."""
         if not access.can_write or access.partner is None:
             raise Forbidden("no active agreement lets this partner write to the collection")
-        return self._ingest(access.collection.cid, objects, now, access.partner,
+        return self._ingest(access.collection, objects, now, access.partner,
                             via=agreement_id, advance=advance)
 
     def delete_object(self, principal: Principal, ref: str, object_id: str,
@@ -379,6 +385,59 @@ class Exchange:
         collection = self.admin.collection(collection_ref) if collection_ref else None
         return explain(self.store, self.rights, object_id, partner, collection)
 
+    # -- the web face (liaison.web): sign-in, sessions, provenance, marking names ------
+    def sign_in(self, name: str, token: str) -> Principal:
+        """A local user signing in to the web UI, audited either way.  A partner's
+        principal is refused: it calls the TAXII API, it never signs in."""
+        principal = self.authenticate(token, name)
+        if principal.kind != "user":
+            self.store.record([draft("auth.fail", name, result="denied",
+                                     reason="a partner principal cannot sign in to the web UI")])
+            raise Unauthenticated("partner credentials cannot sign in to the web UI")
+        entry = draft("web.sign_in", principal.name, principal_id=principal.id)
+        entry.actor_id, entry.actor_name, entry.org = principal.id, principal.name, self.org_id
+        self.store.record([entry])
+        return principal
+
+    def resume(self, principal_id: str, name: str) -> Principal:
+        """The user of a web session, checked afresh on every request: revoking the
+        user (and so its token) ends its sessions at once."""
+        found = self.store.principal_by_name(name)
+        if (found is None or found.id != principal_id or found.revoked_at is not None
+                or found.kind != "user"):
+            raise Unauthenticated("the session has ended — sign in again")
+        return found
+
+    def session_key(self) -> bytes:
+        """The key web sessions and CSRF tokens are signed with (same on every process)."""
+        return self.cursors.derive("web-session")
+
+    def provenance(self, principal: Principal, ref: str, object_id: str,
+                   ) -> list[dict[str, object]]:
+        """Per stored version: this node's own, or which partner sent it, when, through
+        which agreement.  For local users who may read the collection."""
+        access = self._readable(principal, ref)
+        if principal.kind != "user":
+            raise self._deny("provenance is shown to local users only", access.collection.id)
+        names = {p.id: p.name for p in self.store.list_partners()}
+        return [{"version": version, "date_added": format_taxii_timestamp(added),
+                 "origin": None if origin is None else names.get(origin, origin),
+                 "agreement": via}
+                for version, added, origin, via in
+                self.store.provenance(access.collection.cid, object_id)]
+
+    def marking_names(self, ids: Iterable[str]) -> dict[str, dict[str, object]]:
+        """What the node knows of each marking id (name, kind, TLP rank, releasable-to),
+        for faces to show; unknown ids are absent."""
+        wanted = list(dict.fromkeys(ids))
+        infos, bodies = self.store.markings(wanted), self.store.marking_bodies(wanted)
+        out: dict[str, dict[str, object]] = {}
+        for mid, info in infos.items():
+            body = orjson.loads(bodies[mid]) if mid in bodies else {}
+            out[mid] = {"name": body.get("name"), "kind": info.kind, "tlp": info.tlp,
+                        "releasable_to": sorted(info.releasable_to)}
+        return out
+
     # -- node-local operations (CLI) ----------------------------------------------------
     def import_objects(self, collection: Collection, raw: Iterable[bytes]) -> IngestReport:
         """Store objects given as raw JSON texts (one object each), as one transaction."""
@@ -390,7 +449,7 @@ class Exchange:
             except JSONError as exc:
                 report.failures.append(StoredOutcome("unknown", "unknown", False,
                                                      f"not valid JSON: {exc.message}"))
-        sub = self._ingest(collection.cid, parsed, now_us(), None)
+        sub = self._ingest(collection, parsed, now_us(), None)
         report.successes.extend(sub.successes)
         report.failures.extend(sub.failures)
         return report

@@ -127,8 +127,10 @@ def _init_database(home: Path, org: str, *, force: bool, admin_name: str) -> Ini
         token = new_token()
         admin = Principal(str(uuid.uuid4()), admin_name, "user", "admin", now)
         create_key(home)
-        with store.unit(draft("node.init", identity["id"], org=org, admin=admin_name,
-                              engine=store.engine)):
+        entry = draft("node.init", identity["id"], org=org, admin=admin_name,
+                      engine=store.engine)
+        entry.org = entry.org or str(identity["id"])  # the operator acts for this node's org
+        with store.unit(entry):
             store.add_principal(admin, hash_token(token))
     finally:
         store.close()

@@ -9,6 +9,7 @@ carry them and no face can forget them: an unset context records "system".
 from __future__ import annotations
 
 import getpass
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,7 +74,19 @@ def set_actor(actor: Actor) -> None:
     _actor.set(actor)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters written as \\uXXXX: a value that came from a
+    request (a claimed user name) cannot split a log line, drive a terminal, or carry
+    a NUL that PostgreSQL text refuses (reference test 21, ASVS 16.4.1).  Details are
+    JSON, escaped when encoded."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def draft(action: str, target: str, *, result: str = "ok", **details: Any) -> AuditDraft:
     """An audit draft for the current actor and request."""
     a = _actor.get()
-    return AuditDraft(action, target, a.id, a.name, a.org, result, _request.get(), details)
+    return AuditDraft(action, printable(target), printable(a.id), printable(a.name),
+                      printable(a.org), result, _request.get(), details)

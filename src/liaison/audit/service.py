@@ -15,10 +15,24 @@ from typing import Any
 
 from liaison.audit.chain import AuditEntry, Break, verify_entries
 from liaison.audit.checkpoint import Checkpoint, load_checkpoint, load_key, public_key_text, sign
-from liaison.stix.timestamps import format_taxii_timestamp, now_us
+from liaison.errors import BadRequest
+from liaison.stix.timestamps import format_taxii_timestamp, now_us, parse_timestamp
 from liaison.storage.base import Store
 
 PAGE = 1000
+LOWEST = -(2**63)
+
+
+def parse_since(value: str | None, name: str = "--since") -> int | None:
+    """A `since` filter: a date (2026-12-31, midnight UTC) or a UTC timestamp."""
+    if value is None or value == "":
+        return None
+    text = value if "T" in value else value + "T00:00:00Z"
+    try:
+        return parse_timestamp(text)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be a date (2026-12-31) or a UTC timestamp "
+                         f"(2026-12-31T08:00:00Z): {exc}") from None
 
 
 @dataclass(slots=True)
@@ -45,7 +59,7 @@ class Audit:
         self.home = home
 
     def _all(self) -> Iterator[AuditEntry]:
-        after = 0
+        after = LOWEST  # from the very bottom: a row slipped in below entry 1 is seen too
         while True:
             page = self.store.audit_entries(after, PAGE)
             yield from page
@@ -70,6 +84,11 @@ class Audit:
 
         broken, last = verify_entries(counted())
         report.head_seq = last.seq if last else 0
+        if broken is None:  # rows no walk in sequence order can reach (a NULL seq)
+            rows = self.store.audit_count()
+            if rows != report.entries:
+                broken = Break(report.head_seq, f"the table holds {rows} rows but the chain "
+                               f"{report.entries}: rows were inserted outside the sequence")
         if broken is None:
             head_seq, head_hash = self.store.audit_head()
             if (head_seq, head_hash) != ((last.seq, last.hash) if last else (0, head_hash)):

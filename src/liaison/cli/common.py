@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import orjson
 
+from liaison.audit.context import current, set_actor
 from liaison.node import Node
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,6 +45,9 @@ def home() -> Path:
 @contextmanager
 def open_node(**overrides: Any) -> Iterator[Node]:
     node = Node.open(home(), **overrides)
+    actor = current()
+    if actor.kind == "cli" and not actor.org:  # the operator acts for the node's org
+        set_actor(replace(actor, org=node.exchange.org_id))
     try:
         yield node
     finally:

@@ -1,7 +1,8 @@
 """Push: POST to the partner's collection what our policy releases to it.
 
 TAXII 2.1 §5.5 (Add Objects: 202 + status) and §4.3 (Get Status, polled until
-`complete`).  What goes out is read through the one door (`Exchange.outbound`): the
+`complete`).  What goes out is read through the one door (`Exchange.outbound`, recorded by
+`Exchange.record_push` just before it is sent): the
 partner's visibility under this agreement, compiled into the query like any partner
 read, leaving out what came from the partner itself.  Batches are cut to the
 partner's `max_content_length` (§4.2.1).
@@ -122,6 +123,7 @@ def push(exchange: Exchange, ledger: Ledger, client: PartnerClient, remote: Remo
             watermark, result.failed = row.date_added, result.failed + 1
             continue
         body = b'{"objects":[' + b",".join(r.body for r in rows if r.body) + b"]}"
+        exchange.record_push(access, rows)  # recorded before it leaves (fail closed)
         status = _final_status(client, remote, client.post(url, body).doc, sleep)
         successes, failures = _details(status, "successes"), _details(status, "failures")
         answered = _answered(rows, successes, failures)

@@ -109,6 +109,9 @@ class AuditSQL:
         seq, h = self._one("SELECT seq, hash FROM audit_head WHERE id = 1")
         return int(seq), h
 
+    def audit_count(self) -> int:
+        return int(self._one("SELECT count(*) FROM audit_log")[0])
+
     def audit_entries(self, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         """Entries in sequence order after `after_seq` (for verification and export)."""
         m = self._mark

@@ -20,6 +20,14 @@ if TYPE_CHECKING:
 
     from liaison.audit.chain import AuditDraft, AuditEntry
     from liaison.storage.migrations import Migration
+    from liaison.storage.search_base import (
+        Facets,
+        FoundRow,
+        Scope,
+        SearchSpec,
+        ValueHit,
+        ValueKey,
+    )
 
 ROLES = ("admin", "analyst", "reader")
 PRINCIPAL_KINDS = ("user", "partner")
@@ -117,6 +125,10 @@ class Page:
     more: bool
 
 
+IndexedValue = tuple[str, str, bytes | None, bytes | None, str]
+"""(kind, value, lo, hi, via) of one observable (`search.observables.Observable`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class NewVersion:
     """A validated object version ready to store (built from a `stix.StixObject`)."""
@@ -136,6 +148,10 @@ class NewVersion:
     """None for this node's own material, else the id of the partner it came from."""
     received_via: str | None = None
     """The agreement a partner's version arrived through (provenance); None if local."""
+    observables: tuple[IndexedValue, ...] = ()
+    """Normalised observable values it mentions (`search.index`), indexed with the row."""
+    search: tuple[str, str, str] | None = None
+    """Its full-text fields (names, terms, prose) as tokens (`search.text`), if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +181,7 @@ class Store(Protocol):
     def record(self, drafts: Sequence[AuditDraft]) -> None:
         """Append audit entries in a transaction of their own."""
     def audit_head(self) -> tuple[int, str]: ...
+    def audit_count(self) -> int: ...
     def audit_entries(self, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]: ...
     def audit_search(self, *, since: int | None = None, actor: str | None = None,
                      action: str | None = None, contains: str | None = None,
@@ -237,6 +254,19 @@ class Store(Protocol):
     def sync_failures(self, key: SyncKey, limit: int = 50) -> list[SyncFailure]: ...
     def provenance(self, cid: int, stix_id: str) -> list[tuple[str, int, str | None, str | None]]:
         """(version, date_added, origin partner, agreement received via) per version."""
+
+    # -- the search index (storage.search_sql.SearchSQL) ------------------------
+    def lookup_values(self, keys: Sequence[ValueKey], scope: Scope, per_value: int,
+                      all_versions: bool = False) -> list[ValueHit]: ...
+    def search_page(self, spec: SearchSpec) -> tuple[list[FoundRow], bool]: ...
+    def search_facets(self, spec: SearchSpec) -> Facets: ...
+    def object_rows(self, stix_id: str, scope: Scope) -> list[FoundRow]: ...
+    def observables_at(self, keys: Sequence[int]) -> list[tuple[int, IndexedValue]]: ...
+    def relations(self, stix_ids: Sequence[str], scope: Scope, limit: int) -> list[FoundRow]: ...
+    def latest_rows(self, stix_ids: Sequence[str], scope: Scope) -> list[FoundRow]: ...
+    def index_pending(self, after: int, limit: int) -> list[tuple[int, str, bytes]]: ...
+    def replace_index(self, entries: Sequence[tuple[int, tuple[IndexedValue, ...],
+                                                    tuple[str, str, str] | None]]) -> None: ...
 
     # -- status resources (TAXII §4.3) ---------------------------------------
     def get_status(self, status_id: str) -> StatusRecord | None: ...
