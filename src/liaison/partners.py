@@ -23,7 +23,7 @@ from liaison.stix.ids import check_id
 from liaison.stix.timestamps import format_taxii_timestamp, now_us
 from liaison.storage.base import Store
 
-_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+_URL = re.compile(r"^https?://[^\s/\x00-\x1f\x7f]+(/[^\s\x00-\x1f\x7f]*)?$")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,8 @@ from typing import Any
 
 import click
 import pytest
+
+from tests.conftest import database_for
 import stix2
 from stix2validator import ValidationOptions, validate_instance
 
@@ -98,9 +100,11 @@ def counts(home: Path) -> dict[str, int]:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
+def home(engine: str, tmp_path: Path) -> Path:
+    """A node made by the real `liaison init`, on each storage engine."""
     path = tmp_path / "node"
-    liaison("init", "--org", "Ministry of Examples", home=path)
+    db = database_for(engine, tmp_path)
+    liaison("init", "--org", "Ministry of Examples", *(["--db", db] if db else []), home=path)
     return path
 
 

@@ -141,14 +141,14 @@ class RunningNode:
     def restart(self, timeout: float = STARTUP_TIMEOUT) -> None:
         """Stop the server process and start a new one on the same home and port."""
         stop_cleanly(self)
-        started = _start(self.home, self.init, self.env, self.serve_args, self.port, timeout)
+        started = start_server(self.home, self.init, self.env, self.serve_args, self.port, timeout)
         self.process, self.stdout_path, self.stderr_path = (
             started.process, started.stdout_path, started.stderr_path)
 
     @contextmanager
     def another_process(self, timeout: float = STARTUP_TIMEOUT) -> Iterator[RunningNode]:
         """A second `liaison serve` on the same home (same database), on its own port."""
-        other = _start(self.home, self.init, self.env, self.serve_args, None, timeout)
+        other = start_server(self.home, self.init, self.env, self.serve_args, None, timeout)
         ok = False
         try:
             yield other
@@ -199,7 +199,7 @@ def stop_cleanly(node: RunningNode) -> None:
         f"liaison serve at {node.home} exited {code} on SIGTERM\n{log}")
 
 
-def _start(home: Path, init: dict[str, Any], env: dict[str, str], serve_args: Iterable[str],
+def start_server(home: Path, init: dict[str, Any], env: dict[str, str], serve_args: Iterable[str],
            port: int | None, timeout: float) -> RunningNode:
     """Start `liaison serve`; on a lost race for a free port, try another port."""
     serve_args = tuple(serve_args)
@@ -241,7 +241,7 @@ def liaison_node(home: Path, *, org: str = "Test Organisation",
     made = run_liaison("init", "--home", str(home), "--org", org, "--json", *init_args,
                        env=env, check=True)
     init = json.loads(made.stdout)
-    node = _start(home, init, full_env, serve_args, port, startup_timeout)
+    node = start_server(home, init, full_env, serve_args, port, startup_timeout)
     ok = False
     try:
         yield node

@@ -38,7 +38,7 @@ from liaison.node import Node
 from liaison.settings import SETTINGS_FILE
 from liaison.taxii.media import TAXII_21
 from tests.conftest import POSTGRES_PROBLEM, postgres_schema_url
-from tests.e2e.server import STARTUP_TIMEOUT, RunningNode, _start, liaison_node, stop
+from tests.e2e.server import STARTUP_TIMEOUT, RunningNode, liaison_node, start_server, stop
 
 pytestmark = pytest.mark.skipif(POSTGRES_PROBLEM is not None,
                                 reason=f"PostgreSQL tests skipped: {POSTGRES_PROBLEM}")
@@ -78,7 +78,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         home_b = tmp_path / "b"  # "another machine": the same settings, its own home
         home_b.mkdir()
         shutil.copy(a.home / SETTINGS_FILE, home_b / SETTINGS_FILE)
-        b = _start(home_b, a.init, a.env, ["--workers", "2"], None, STARTUP_TIMEOUT)
+        b = start_server(home_b, a.init, a.env, ["--workers", "2"], None, STARTUP_TIMEOUT)
         try:
             yield Cluster(a, b, url, collection)
         finally:

@@ -12,7 +12,6 @@ body) must be equal byte for byte.
 from __future__ import annotations
 
 import itertools
-import sys
 import types
 import uuid
 from collections.abc import Callable, Iterator
@@ -54,9 +53,13 @@ class Answer:
 
 @contextmanager
 def deterministic() -> Iterator[Callable[[], None]]:
-    """Ids from a counter, a clock that ticks 1 ms per call, a fixed wall time for
+    """Ids from a counter, a clock that ticks 1 ms per reading, a fixed wall time for
     cursors.  Yields `restart_clock`: node set-up reads the clock once per migration
-    it applies, and test databases may come migrated already."""
+    it applies, and test databases may come migrated already.
+
+    The clock is replaced under `now_us` (its `time` module), so every module that
+    imported `now_us` — before or during the run — reads the same ticks.
+    """
     ids = itertools.count(1)
     clock = [itertools.count(T0, 1_000)]
 
@@ -65,13 +68,12 @@ def deterministic() -> Iterator[Callable[[], None]]:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(uuid, "uuid4", lambda: uuid.UUID(int=next(ids), version=4))
-        fake_now = lambda: next(clock[0])  # noqa: E731
-        real_now = timestamps.now_us
-        for name, module in list(sys.modules.items()):
-            if name.startswith("liaison") and getattr(module, "now_us", None) is real_now:
-                mp.setattr(module, "now_us", fake_now)
+        mp.setattr(timestamps, "time", types.SimpleNamespace(
+            time_ns=lambda: next(clock[0]) * 1_000))
         if isinstance(getattr(liaison.cursor, "time", None), types.ModuleType):
             mp.setattr(liaison.cursor, "time", types.SimpleNamespace(time=lambda: 1.8e9))
+        assert timestamps.now_us() == T0, "now_us no longer reads time.time_ns"
+        restart_clock()
         yield restart_clock
 
 

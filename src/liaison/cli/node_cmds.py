@@ -70,6 +70,7 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
                + (f", {conf.workers} workers" if conf.workers > 1 else "") + ")")
     click.echo(f"  TAXII discovery: http://{conf.host}:{conf.port}/taxii2/")
     click.echo(f"  API root:        http://{conf.host}:{conf.port}/{conf.api_root}/")
+    click.echo(f"  Web UI:          http://{conf.host}:{conf.port}/ui/")
     options = dict(host=conf.host, port=conf.port, log_level=log_level,
                    access_log=log_level == "debug", server_header=False)
     if conf.workers > 1:

@@ -7,7 +7,9 @@ database; a process keeps nothing a request depends on.
 Each `Store` method is one transaction on a pooled connection (autocommit for single
 reads, `BEGIN … COMMIT` for writes).  An insert is a handful of round trips whatever
 its size: rows go in with one binary COPY, flags are fixed with one UPDATE over
-arrays.
+arrays.  Inside `unit(...)` (`storage.audit_sql`) write methods join the unit's
+transaction, so a change and its audit entry commit together; any lock taken below
+is then held until that transaction commits.
 
 **Ordering under concurrency** (TAXII 2.1 §3.4.2 `added_after`, §3.5 pagination;
 reliability reference, tests 28 and 29).  `date_added` is node-wide strictly
@@ -49,6 +51,7 @@ from liaison.errors import ConfigError, Unavailable
 from liaison.storage import migrations, sql, versions
 from liaison.storage.audit_sql import AuditSQL
 from liaison.storage.registry import RegistrySQL
+from liaison.storage.search_sql import SearchSQL
 from liaison.storage.syncstate import SyncStateSQL
 from liaison.storage.base import (
     AdvanceMaker,
@@ -99,7 +102,7 @@ def _reason(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-class PostgresStore(AuditSQL, RegistrySQL, SyncStateSQL):
+class PostgresStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
     """`Store` on PostgreSQL (see `storage.base.Store` for the contract)."""
 
     engine = "postgres"
@@ -310,6 +313,7 @@ class PostgresStore(AuditSQL, RegistrySQL, SyncStateSQL):
             plan = versions.plan_insert(new, existing, now, last)
             if plan.rows:
                 self._copy_rows(cur, cid, plan.rows)
+                self._add_index(cur, plan.rows)
             if plan.reflag:
                 sids = list(plan.reflag)
                 cur.execute(

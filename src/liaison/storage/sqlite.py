@@ -20,6 +20,7 @@ from liaison.errors import ConfigError, Unavailable
 from liaison.storage import migrations, sql, versions
 from liaison.storage.audit_sql import AuditSQL
 from liaison.storage.registry import RegistrySQL
+from liaison.storage.search_sql import SearchSQL
 from liaison.storage.syncstate import SyncStateSQL
 from liaison.storage.base import (
     AdvanceMaker,
@@ -52,7 +53,7 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore(AuditSQL, RegistrySQL, SyncStateSQL):
+class SQLiteStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
     """`Store` on SQLite (see `storage.base.Store` for the contract)."""
 
     engine = "sqlite"
@@ -157,9 +158,11 @@ class SQLiteStore(AuditSQL, RegistrySQL, SyncStateSQL):
 
     def reset(self) -> None:
         with self._write() as conn:
+            # Virtual tables first (dropping one drops its shadow tables), then the rest
+            # newest first, so referencing tables go before the tables they reference.
             tables = [r[0] for r in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-                "ORDER BY rowid DESC")]  # newest first: referencing tables before referenced
+                "ORDER BY sql LIKE 'CREATE VIRTUAL TABLE%' DESC, rowid DESC")]
             conn.execute("PRAGMA defer_foreign_keys = ON")
             for table in tables:
                 conn.execute(f'DROP TABLE IF EXISTS "{table}"')
@@ -290,6 +293,7 @@ class SQLiteStore(AuditSQL, RegistrySQL, SyncStateSQL):
                 "INSERT INTO object_markings (date_added, marking_id) VALUES (?, ?)",
                 [(r.date_added, m) for r in plan.rows for m in r.source.markings],
             )
+            self._add_index(conn, plan.rows)
             conn.executemany(
                 "UPDATE objects SET is_latest = (version = ?), is_first = (version = ?) "
                 "WHERE cid = ? AND stix_id = ?",

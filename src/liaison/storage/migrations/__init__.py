@@ -37,7 +37,25 @@ def pending(engine: str, applied: set[int]) -> list[Migration]:
     return [m for m in available(engine) if m.version not in applied]
 
 
+_TRIGGER = re.compile(r"CREATE\s+TRIGGER\b", re.I)
+
+
 def split_statements(sql: str) -> list[str]:
-    """Split a migration file into statements (no semicolons inside our literals)."""
+    """Split a migration file into statements (no semicolons inside our literals; a
+    `CREATE TRIGGER … BEGIN …; END` is one statement)."""
     lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    out: list[str] = []
+    trigger: list[str] = []
+    for piece in (s.strip() for s in "\n".join(lines).split(";")):
+        if trigger:
+            trigger.append(piece)
+            if piece.upper() == "END":
+                out.append(";\n".join(trigger))
+                trigger = []
+        elif _TRIGGER.match(piece):
+            trigger.append(piece)
+        elif piece:
+            out.append(piece)
+    if trigger:
+        raise ValueError("a CREATE TRIGGER without its END")
+    return out
