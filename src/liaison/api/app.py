@@ -25,12 +25,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from liaison.audit.context import Actor, acting, set_actor
 from liaison.audit.service import Audit, parse_since
-from liaison.errors import BadRequest, LiaisonError, Unauthenticated
+from liaison.errors import BadRequest, LiaisonError
 from liaison.exchange import Exchange
 from liaison.storage.base import Principal
-from liaison.taxii.app import credentials
+from liaison.taxii.auth import anonymous, authenticate
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -134,21 +133,9 @@ class NodeApi:
 
 def _endpoint(exchange: Exchange, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        client = request.client.host if request.client else "unknown"
-        with acting(Actor(f"anonymous@{client}", f"anonymous@{client}", kind="anonymous")) as rid:
+        with anonymous(request) as rid:
             try:
-                try:
-                    name, token = credentials(request)
-                except Unauthenticated as exc:
-                    await run_in_threadpool(exchange.refused_credentials, exc.message)
-                    raise
-
-                def login() -> tuple[Principal, Actor]:
-                    who = exchange.authenticate(token, name)
-                    return who, exchange.actor(who)
-
-                who, actor = await run_in_threadpool(login)
-                set_actor(actor)
+                who = await authenticate(request, exchange)
                 response = await handler(request, who)
             except LiaisonError as exc:
                 response = error_json(exc)

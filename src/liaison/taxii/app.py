@@ -8,8 +8,6 @@ Each handler authenticates (§1.6.9), negotiates media types (§3.1), parses fil
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,15 +18,15 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from liaison.audit.context import Actor, acting, draft, set_actor
-from liaison.errors import LiaisonError, NotFound, PayloadTooLarge, Unauthenticated
+from liaison.errors import LiaisonError, NotFound, PayloadTooLarge
 from liaison.exchange import Filters
 from liaison.node import Node
 from liaison.storage.base import Principal
 from liaison.taxii import resources
+from liaison.taxii.auth import anonymous, authenticate, credentials  # noqa: F401
 from liaison.taxii.media import TAXII_21, check_accept, check_content_type
 from liaison.taxii.params import parse_filters
 
@@ -50,26 +48,6 @@ def error_response(exc: LiaisonError) -> Response:
                  headers)
 
 
-def credentials(request: Request) -> tuple[str | None, str]:
-    header = request.headers.get("authorization")
-    if not header:
-        raise Unauthenticated("this node requires credentials: HTTP Basic (name and token) "
-                              "or a Bearer token")
-    scheme, _, value = header.partition(" ")
-    scheme = scheme.lower()
-    if scheme == "bearer" and value.strip():
-        return None, value.strip()
-    if scheme == "basic":
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise Unauthenticated("the Basic credentials are not valid base64 UTF-8") from None
-        name, sep, token = decoded.partition(":")
-        if sep:
-            return name, token
-    raise Unauthenticated("unsupported Authorization header: use Basic or Bearer")
-
-
 class TaxiiApi:
     """The handlers, bound to one node."""
 
@@ -78,23 +56,6 @@ class TaxiiApi:
         self.exchange = node.exchange
         self.root = node.settings.api_root
         self.max_body = node.settings.max_content_length
-
-    async def _principal(self, request: Request) -> Principal:
-        """Authenticate, and make the principal the audit actor of this request."""
-        try:
-            name, token = credentials(request)
-        except Unauthenticated as exc:
-            failure = draft("auth.fail", "-", result="denied", reason=exc.message)
-            await run_in_threadpool(self.exchange.store.record, [failure])
-            raise
-
-        def login() -> tuple[Principal, Actor]:
-            who = self.exchange.authenticate(token, name)
-            return who, self.exchange.actor(who)
-
-        who, actor = await run_in_threadpool(login)
-        set_actor(actor)
-        return who
 
     def _check_root(self, request: Request) -> None:
         if request.path_params.get("root") != self.root:
@@ -202,10 +163,9 @@ Handler = Callable[[Request, Principal], Awaitable[Response]]
 
 def _endpoint(api: TaxiiApi, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        client = request.client.host if request.client else "unknown"
-        with acting(Actor(f"anonymous@{client}", f"anonymous@{client}", kind="anonymous")) as rid:
+        with anonymous(request) as rid:
             try:
-                who = await api._principal(request)
+                who = await authenticate(request, api.exchange)
                 check_accept(request.headers.get("accept"))
                 response = await handler(request, who)
             except LiaisonError as exc:
@@ -256,11 +216,15 @@ def routes(api: TaxiiApi) -> list[Route]:
 
 
 def create_app(node: Node) -> Starlette:
-    """The node's ASGI application (TAXII 2.1 now; the web UI mounts beside it later)."""
+    """The node's ASGI application: the web UI (first: its /ui/ paths would otherwise
+    match TAXII's /{root}/ patterns), the TAXII 2.1 API and Liaison's JSON endpoints."""
     from liaison.api.app import routes as node_routes
+    from liaison.web.app import web_routes
 
     api = TaxiiApi(node)
-    app = Starlette(routes=routes(api) + node_routes(node.exchange),
+    home = Route("/", lambda request: RedirectResponse("/ui/", status_code=307))
+    app = Starlette(routes=[home, *web_routes(node), *routes(api),
+                            *node_routes(node.exchange, node.settings.home)],
                     exception_handlers={HTTPException: _http_error, Exception: _server_error})
     app.router.redirect_slashes = False
     app.state.node = node
