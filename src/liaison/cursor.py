@@ -45,6 +45,11 @@ class Cursors:
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:20]
 
+    def derive(self, purpose: str) -> bytes:
+        """A node-wide key for another purpose (web sessions), derived one-way from the
+        cursor key in the database: every server process derives the same one."""
+        return hmac.new(self._key, b"liaison-key/" + purpose.encode(), hashlib.sha256).digest()
+
     def mint(self, *, collection: str, principal: str, query: str, position: int) -> str:
         payload = orjson.dumps(
             [_VERSION, collection, principal, query, position, int(time.time()) + self._ttl]

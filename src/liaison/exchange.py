@@ -408,6 +408,11 @@ class Exchange:
             raise Unauthenticated("the session has ended — sign in again")
         return found
 
+    def refused(self, target: str, reason: str) -> None:
+        """Record a request a face refused on its own (a web form without its CSRF
+        token): an `access.denied` entry, like every other refusal."""
+        self.store.record([draft("access.denied", target, result="denied", reason=reason)])
+
     def session_key(self) -> bytes:
         """The key web sessions and CSRF tokens are signed with (same on every process)."""
         return self.cursors.derive("web-session")

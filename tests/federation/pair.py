@@ -91,13 +91,13 @@ class Side:
 def crash_and_revive(node: RunningNode, down_while: Any = None) -> None:
     """SIGKILL the server (the partner goes down hard), run `down_while()`, then start
     it again on the same home and port."""
-    from tests.e2e.server import STARTUP_TIMEOUT, _start
+    from tests.e2e.server import STARTUP_TIMEOUT, start_server
 
     node.process.kill()
     node.process.wait(10)
     if down_while is not None:
         down_while()
-    started = _start(node.home, node.init, node.env, node.serve_args, node.port,
+    started = start_server(node.home, node.init, node.env, node.serve_args, node.port,
                      STARTUP_TIMEOUT)
     node.process, node.stdout_path, node.stderr_path = (
         started.process, started.stdout_path, started.stderr_path)

@@ -111,6 +111,10 @@ class Audit:
         report.broken = broken
         return report
 
+    def head(self) -> tuple[int, str]:
+        """The sequence number and hash of the newest entry."""
+        return self.store.audit_head()
+
     def checkpoint(self) -> Checkpoint:
         seq, h = self.store.audit_head()
         return sign(load_key(self.home), self.store.get_meta("node_id") or "", seq, h, now_us())

@@ -41,7 +41,8 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 
 def main() -> None:
     from liaison.cli import (  # noqa: F401
-        admin_cmds, audit_cmds, data_cmds, demo_cmds, node_cmds, policy_cmds, sync_cmds)
+        admin_cmds, audit_cmds, data_cmds, demo_cmds, node_cmds, policy_cmds, search_cmds,
+        sync_cmds)
 
     try:
         with acting(cli_actor()):

@@ -1,0 +1,1 @@
+"""The web UI: server-rendered pages under /ui/, each with a JSON twin (see `app`)."""
