@@ -1,11 +1,13 @@
 """The write path: from untrusted objects to versions ready to store.
 
-For every writer: STIX validation (`stix.validate`) and the release columns
-(`policy.derive`).  For partner writers (TAXII push, federation pull) also the
-receiving policy of the policy issue: identity comes from the credentials, never from
-the payload (an object whose `created_by_ref` names anyone but the partner is
-refused), and only the creator versions an object (STIX §3.5: a partner may not add
-versions of an object that originated here or with another partner).
+For every writer: STIX validation (`stix.validate`), the release columns
+(`policy.derive`) and the search index entry (`search.index`: observable values and
+full-text tokens, stored in the same transaction as the object).  For partner writers
+(TAXII push, federation pull) also the receiving policy of the policy issue: identity
+comes from the credentials, never from the payload (an object whose `created_by_ref`
+names anyone but the partner is refused), and only the creator versions an object
+(STIX §3.5: a partner may not add versions of an object that originated here or with
+another partner).
 
 Marking knowledge: statement and releasability marking-definitions written by local
 users (or the CLI) are entered in the node's marking registry; those received from
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from liaison.policy.derive import STANDARD_TLP, derive
 from liaison.policy.model import MarkingInfo, Partner
 from liaison.policy.releasability import releasable_to
+from liaison.search.index import entry as index_entry
 from liaison.stix.jsonparse import parse_json
 from liaison.stix.markings import standard_marking_definitions
 from liaison.stix.validate import InvalidObject, StixObject, check_object
@@ -43,8 +46,9 @@ class Prepared:
 
 def _version(s: StixObject, origin: str | None, via: str | None = None) -> NewVersion:
     c = derive(s)
+    observed, fields = index_entry(s.obj, s.category)
     return NewVersion(s.id, s.type, s.version_us, s.version_text, s.body, c.tlp, c.markings,
-                      c.restricted, c.public, c.ref_a, c.ref_b, origin, via)
+                      c.restricted, c.public, c.ref_a, c.ref_b, origin, via, observed, fields)
 
 
 def _marking_info(s: StixObject) -> MarkingInfo | None:

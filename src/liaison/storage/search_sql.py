@@ -22,6 +22,7 @@ are each engine's own, ties broken by newest first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -45,25 +46,44 @@ _RANGE_KEYS = 24
 FACET_CAP = 10000
 """Counts stop here (`Facets.capped`): a count never costs more than this many rows."""
 GAP = "\u2063"
+_FIRST = "WITH v AS MATERIALIZED "
+"""Lookups read the observable index first, then join the few objects it names (a
+materialised CTE is an optimisation fence on both engines, and SQLite keeps the written
+order of a CROSS JOIN: whatever the statistics, a lookup never starts from a scan of a
+collection)."""
 _SQLITE_RANK = "bm25(search_text, 10.0, 4.0, 1.0)"
 _PG_WEIGHTS = "'{0.0, 0.1, 0.4, 1.0}'"
 
 
 # -- the engines' forms of a document and of a query ---------------------------------------
+_FTS_TOKEN = re.compile(r"[^\x00-/:-@\[-`{-\x7f]+")
+"""ASCII letters and digits, and anything not ASCII (a negated class: faster to match)."""
+_MAX_LEXEME = 2000
+"""PostgreSQL lexemes stop at 2,047 bytes: a longer token keeps its position, unindexed
+(no query can ask for it: query tokens stop at `search.text.MAX_TOKEN`)."""
+
+
+def fts_tokens(text: str) -> list[str]:
+    """The tokens FTS5's `ascii` tokenizer makes of a field: maximal runs of ASCII
+    letters and digits and non-ASCII characters, ASCII letters folded to lowercase."""
+    folded = text.lower() if text.isascii() else text.encode().lower().decode()
+    return _FTS_TOKEN.findall(folded)  # (bytes.lower folds ASCII letters only)
+
+
 def tsvector(fields: tuple[str, str, str]) -> str:
-    """A PostgreSQL tsvector literal holding exactly the tokens of the three fields, at
-    the positions FTS5 sees them (a gap between fields and between values)."""
-    lexemes: dict[str, list[str]] = {}
+    """A PostgreSQL tsvector literal holding exactly the tokens FTS5 makes of the three
+    fields, at the positions FTS5 sees them (a gap between fields and between values).
+    One entry per occurrence: PostgreSQL merges a lexeme's positions on input."""
+    parts: list[str] = []
     pos = 0
     for weight, text in zip("ABC", fields, strict=True):
         if not text:
             continue
-        pos += 1
-        for token in text.split(" "):
-            pos += 1
-            if token != GAP:
-                lexemes.setdefault(token, []).append(f"{pos}{weight}")
-    return " ".join(f"'{t}':{','.join(p)}" for t, p in lexemes.items())
+        tokens = fts_tokens(text)
+        parts += [f"'{t}':{n}{weight}" for n, t in enumerate(tokens, pos + 2)
+                  if t != GAP and (len(t) <= _MAX_LEXEME // 4 or len(t.encode()) <= _MAX_LEXEME)]
+        pos += len(tokens) + 1
+    return " ".join(parts)
 
 
 def _fts5_atom(a: Atom) -> str:
@@ -183,7 +203,9 @@ class SearchSQL:
 
     def _found(self, keys: Sequence[int], scope: Scope) -> dict[int, FoundRow]:
         """The rows of the given (already admitted) versions, with the first version of
-        each object in its collection that the caller may see."""
+        each object in its collection that the caller may see.  (`date_added + 0` keeps
+        SQLite from finding that minimum by walking a whole collection in date order: the
+        few versions of one object are found by (cid, stix_id).)"""
         out: dict[int, FoundRow] = {}
         seen_pred, seen_params = self._scope(scope, "o2")
         unique = list(dict.fromkeys(keys))
@@ -191,7 +213,7 @@ class SearchSQL:
             chunk = unique[i : i + _CHUNK]
             rows = self._all(
                 "SELECT o.date_added, o.cid, o.stix_id, o.version_text, o.type, o.origin, "
-                "o.body, (SELECT MIN(o2.date_added) FROM objects o2 WHERE o2.cid = o.cid AND "
+                "o.body, (SELECT MIN(o2.date_added + 0) FROM objects o2 WHERE o2.cid = o.cid AND "
                 f"o2.stix_id = o.stix_id AND {seen_pred}) FROM objects o "
                 f"WHERE o.date_added IN ({self._marks(len(chunk))})", [*seen_params, *chunk])
             for d, cid, sid, ver, typ, origin, body, first in rows:
@@ -233,16 +255,17 @@ class SearchSQL:
         m = self._mark
         for kinds, by_value in by_kinds.items():
             values = list(by_value)
-            kind_sql = f" AND v.kind IN ({self._marks(len(kinds))})" if kinds else ""
+            kind_sql = f" AND kind IN ({self._marks(len(kinds))})" if kinds else ""
             for i in range(0, len(values), _CHUNK):
                 chunk = values[i : i + _CHUNK]
                 rows = self._all(
+                    f"{_FIRST}(SELECT value, kind, via, date_added FROM observables WHERE "
+                    f"value IN ({self._marks(len(chunk))}){kind_sql}) "
                     "SELECT value, kind, via, date_added FROM (SELECT v.value, v.kind, v.via, "
                     "v.date_added, ROW_NUMBER() OVER (PARTITION BY v.value ORDER BY "
-                    "v.date_added DESC) AS rn FROM observables v JOIN objects o ON "
-                    f"o.date_added = v.date_added WHERE v.value IN ({self._marks(len(chunk))})"
-                    f"{kind_sql}{self._latest(all_versions)} AND {pred}) h WHERE rn <= {m}",
-                    [*chunk, *kinds, *pparams, cap])
+                    "v.date_added DESC) AS rn FROM v CROSS JOIN objects o WHERE o.date_added = "
+                    f"v.date_added{self._latest(all_versions)} AND {pred}) h "
+                    f"WHERE rn <= {m}", [*chunk, *kinds, *pparams, cap])
                 for value, kind, via, d in rows:
                     for key in by_value[value]:
                         found.setdefault(key, []).append((int(d), kind, value, via))
@@ -256,9 +279,9 @@ class SearchSQL:
         nets = [k for k in keys if k.lo is not None]
         pred, pparams = self._scope(scope, "o")
         latest = self._latest(all_versions)
-        cols = ("SELECT v.lo, v.hi, v.value, v.kind, v.via, v.date_added FROM observables v "
-                "JOIN objects o ON o.date_added = v.date_added WHERE ")
         m = self._mark
+        cols = ("SELECT v.lo, v.hi, v.value, v.kind, v.via, v.date_added FROM v CROSS JOIN "
+                f"objects o WHERE o.date_added = v.date_added{latest} AND {pred}")
         for i in range(0, len(nets), _RANGE_KEYS):
             batch = nets[i : i + _RANGE_KEYS]
             starts = sorted({s for k in batch for s in k.starts})
@@ -268,7 +291,8 @@ class SearchSQL:
                     by_start.setdefault(s, []).append(k)
             low = min(k.hi for k in batch if k.hi is not None)
             rows = self._all(
-                f"{cols}v.lo IN ({self._marks(len(starts))}) AND v.hi >= {m}{latest} AND {pred}",
+                f"{_FIRST}(SELECT lo, hi, value, kind, via, date_added FROM observables WHERE "
+                f"lo IN ({self._marks(len(starts))}) AND hi >= {m}) {cols}",
                 [*starts, low, *pparams])
             hits: dict[int, dict[int, tuple[int, str, str, str]]] = {}
             for lo, hi, value, kind, via, d in rows:
@@ -278,8 +302,9 @@ class SearchSQL:
             for k in batch:
                 if k.inside and k.lo is not None and k.hi is not None:
                     for lo, hi, value, kind, via, d in self._all(
-                            f"{cols}v.lo >= {m} AND v.lo <= {m} AND v.hi <= {m}{latest} AND "
-                            f"{pred} ORDER BY v.date_added DESC LIMIT {m}",
+                            f"{_FIRST}(SELECT lo, hi, value, kind, via, date_added FROM "
+                            f"observables WHERE lo >= {m} AND lo <= {m} AND hi <= {m}) "
+                            f"{cols} ORDER BY v.date_added DESC LIMIT {m}",
                             [k.lo, k.hi, k.hi, *pparams, cap]):
                         hits.setdefault(k.key, {})[int(d)] = (int(d), kind, value, via)
             for key, by_date in hits.items():
@@ -353,7 +378,7 @@ class SearchSQL:
         rank, rank_params = "0", []
         if spec.has_text:
             if sqlite:
-                source = "search_text s JOIN objects o ON o.date_added = s.rowid"
+                source = "search_text s CROSS JOIN objects o ON o.date_added = s.rowid"
                 where.append(f"search_text MATCH {m}")
                 params.append(fts5_query(spec.groups))
                 rank = _SQLITE_RANK
