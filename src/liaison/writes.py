@@ -27,6 +27,7 @@ from liaison.policy.derive import STANDARD_TLP, derive
 from liaison.policy.model import MarkingInfo, Partner
 from liaison.policy.releasability import releasable_to
 from liaison.search.index import entry as index_entry
+from liaison.search.patterns import pattern_error
 from liaison.stix.jsonparse import parse_json
 from liaison.stix.markings import standard_marking_definitions
 from liaison.stix.validate import InvalidObject, StixObject, check_object
@@ -100,6 +101,17 @@ def _held(store: Store, cid: int, checked: list[StixObject]) -> set[tuple[str, b
     return found
 
 
+def _pattern_problem(s: StixObject) -> str | None:
+    """An indicator's STIX pattern must be valid (STIX 2.1 §4.7, §9)."""
+    if s.type != "indicator" or s.obj.get("pattern_type") != "stix":
+        return None
+    pattern = s.obj.get("pattern")
+    if not isinstance(pattern, str):
+        return None  # the validator already reported a pattern that is not a string
+    error = pattern_error(pattern)
+    return None if error is None else f"property 'pattern' is not a valid STIX pattern: {error}"
+
+
 def prepare(store: Store, objects: Iterable[object], partner: Partner | None,
             via: str | None = None, copies_in: int | None = None) -> Prepared:
     """Validate and classify objects; nothing is written here.
@@ -113,9 +125,15 @@ def prepare(store: Store, objects: Iterable[object], partner: Partner | None,
     checked: list[StixObject] = []
     for obj in objects:
         try:
-            checked.append(check_object(obj))
+            s = check_object(obj)
         except InvalidObject as exc:
             out.failures.append(StoredOutcome(exc.object_id, exc.version, False, exc.message))
+            continue
+        problem = _pattern_problem(s)
+        if problem is not None:
+            out.failures.append(StoredOutcome(s.id, s.version_text or "unknown", False, problem))
+            continue
+        checked.append(s)
     origins = store.origins([s.id for s in checked])
     held = (_held(store, copies_in, checked)
             if partner is not None and copies_in is not None else set())

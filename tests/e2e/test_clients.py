@@ -295,9 +295,6 @@ def test_add_objects_reports_invalid_objects_as_failures(node: RunningNode,
     served.check(served_objs)
 
 
-@pytest.mark.xfail(strict=True, reason="the node does not yet check STIX patterns (STIX "
-                   "§4.7 pattern MUST be valid for its pattern_type); stix2-validator rejects "
-                   "what the node would then serve")
 def test_an_indicator_with_a_broken_pattern_is_refused(node: RunningNode) -> None:
     collection = _collection(node, _new_collection(node, "Patterns"))
     broken = dict(_good_indicator(), pattern="[ipv4-addr:value = ")

@@ -322,3 +322,26 @@ def comparisons(text: str) -> list[tuple[str, list[str | int], str, list[Any]]]:
         return parser.found
     except PatternError:
         return _fallback(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def pattern_error(text: str) -> str | None:
+    """Why `text` is not a valid STIX 2.1 pattern (STIX §9), or None when it is.
+
+    Patterns our parser reads are valid; anything else is judged by stix2-patterns, the
+    OASIS validator (slow, so only for the unusual ones; results are cached).
+    """
+    if _SINGLE.fullmatch(text) is not None:
+        return None
+    try:
+        _Parser(_tokens(text)).pattern()
+        return None
+    except PatternError:
+        pass
+    from stix2patterns.validator import run_validator
+
+    try:
+        errors = run_validator(text, stix_version="2.1")
+    except Exception as exc:  # noqa: BLE001 - the validator's own failure is a refusal
+        return f"the pattern could not be checked: {exc}"
+    return "; ".join(str(e) for e in errors)[:500] or None
