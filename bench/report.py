@@ -1,0 +1,294 @@
+"""Tables, ratios and target checks from one or more result files.
+
+    .venv/bin/python -m bench.report bench/results/a.json [bench/results/b.json …]
+
+Later files override earlier ones for the same (N, peer), so a 1M-object run of one
+peer can be combined with a 10k/100k run of all peers.  Prints Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+PEERS = ("medallion", "liaison-sqlite", "liaison-postgres")
+LIAISON = "liaison-sqlite"
+
+# (op, label, kind): "rate" = items/s from res[op]["objects_per_s"] (higher is better);
+# "p50"/"p95"/"p99" = latency in ms (lower is better).
+ROWS = (
+    ("ingest", "ingest, objects/s (POST envelopes of 1,000)", "rate"),
+    ("full_read", "full paginated read, objects/s (limit 1,000)", "rate"),
+    ("manifest", "manifest walk, records/s (limit 1,000)", "rate"),
+    ("export", "export: all versions, objects/s (limit 5,000)", "rate"),
+    ("filter_type", "match[type] page of 100, p50 ms", "p50"),
+    ("filter_added_after", "added_after page of 100, p50 ms", "p50"),
+    ("filter_ids", "match[id] × 100 ids, p50 ms", "p50"),
+    ("single_get", "single GET, p50 ms", "p50"),
+    ("single_get", "single GET, p95 ms", "p95"),
+    ("single_get", "single GET, p99 ms", "p99"),
+)
+
+
+def load(paths: list[Path]) -> dict:
+    merged: dict = {"runs": {}, "machine": None, "commands": [], "profiles": {}}
+    for path in paths:
+        doc = json.loads(path.read_text())
+        merged["machine"] = merged["machine"] or doc.get("machine")
+        merged["commands"].append(doc.get("command"))
+        merged["profiles"].update(doc.get("profiles", {}))
+        for n, run in doc.get("runs", {}).items():
+            slot = merged["runs"].setdefault(n, {"peers": {}})
+            for key in ("dataset", "limit"):
+                if key in run:
+                    slot[key] = run[key]
+            slot["peers"].update(run.get("peers", {}))
+    return merged
+
+
+def value(res: dict | None, op: str, kind: str) -> float | None:
+    """The figure, or None when missing or the operation did not finish."""
+    if not res or op not in res:
+        return None
+    r = res[op]
+    if kind == "rate":
+        if r.get("finished") is False:
+            return None
+        return r.get("objects_per_s")
+    if r.get("finished") is False and not r.get("count"):
+        return None
+    return r.get(f"{kind}_ms")
+
+
+def cell(res: dict | None, op: str, kind: str) -> str:
+    if res is None:
+        return "—"
+    if res.get("skipped"):
+        return "not run"
+    if op not in res:
+        if res.get("ingest", {}).get("finished") is False and op != "ingest":
+            return "—"
+        return "—"
+    r = res[op]
+    if r.get("not_attempted"):
+        return "DNF (not tried: did not finish at a smaller N)"
+    v = r.get("objects_per_s") if kind == "rate" else r.get(f"{kind}_ms")
+    if v is None:
+        return f"DNF (> {r.get('budget_s', '?')} s)" if r.get("budget_s") else "DNF"
+    text = f"{v:,.0f}" if kind == "rate" else f"{v:,.2f}"
+    if r.get("finished") is False:
+        if kind == "rate":
+            return f"DNF ({r.get('objects', 0):,} in {r.get('seconds', 0):.0f} s: {text}/s)"
+        return f"{text} ({r.get('count', 0)}/{r.get('requested', '?')} req)"
+    return text
+
+
+def ratio(a: float | None, b: float | None, kind: str) -> float | None:
+    """How many times better `a` is than `b` (rates: a/b; latencies: b/a)."""
+    if a is None or b is None or a == 0 or b == 0:
+        return None
+    return a / b if kind == "rate" else b / a
+
+
+def fmt_ratio(x: float | None) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{x:.2f}×" if x < 10 else f"{x:,.0f}×"
+
+
+def table(n: str, run: dict) -> list[str]:
+    peers = [p for p in PEERS if p in run["peers"]]
+    limit = run.get("limit")
+    head = ["operation", "limit (no HTTP)"] + peers + [f"{LIAISON} / limit", f"{LIAISON} / medallion"]
+    lines = [f"### N = {int(n):,}", "", "| " + " | ".join(head) + " |",
+             "|" + "---|" * len(head)]
+    for op, label, kind in ROWS:
+        lim = value(limit, op, kind) if limit else None
+        lim_text = "—" if lim is None else (f"{lim:,.0f}" if kind == "rate" else f"{lim:,.3f}")
+        cells = [cell(run["peers"].get(p), op, kind) for p in peers]
+        li = value(run["peers"].get(LIAISON), op, kind)
+        me = value(run["peers"].get("medallion"), op, kind)
+        lines.append("| " + " | ".join([label, lim_text, *cells,
+                                         fmt_ratio(ratio(li, lim, kind)),
+                                         fmt_ratio(ratio(li, me, kind))]) + " |")
+    rss = []
+    for p in peers:
+        r = run["peers"][p]
+        rss.append("not run" if r.get("skipped") else f"{r.get('peak_rss_mib') or float('nan'):,.0f}")
+    lines.append("| " + " | ".join(["peak server RSS, MiB", "—", *rss, "—", "—"]) + " |")
+    lines.append("")
+    return lines
+
+
+def growth(merged: dict, peer: str) -> list[str]:
+    sizes = sorted((int(n) for n, run in merged["runs"].items()
+                    if peer in run["peers"] and not run["peers"][peer].get("skipped")))
+    if not sizes:
+        return []
+    lines = [f"#### {peer}", "", "| N | ingest µs/object (wall) | server CPU µs/object | "
+             "full-read page p50 ms | match[type] page p50 ms | added_after page p50 ms | "
+             "single GET p50 / p99 ms | peak RSS MiB |", "|---|---|---|---|---|---|---|---|"]
+    for n in sizes:
+        r = merged["runs"][str(n)]["peers"][peer]
+        ing = r.get("ingest", {})
+
+        def g(op: str, key: str, fmt: str = "{:,.2f}") -> str:
+            v = r.get(op, {}).get(key)
+            if isinstance(v, dict):
+                v = v.get("p50_ms")
+            return "—" if v is None else fmt.format(v)
+
+        ing_text = "—" if ing.get("us_per_object") is None else f"{ing['us_per_object']:,.0f}"
+        if ing.get("finished") is False:
+            ing_text += " (DNF)"
+        cpu = ing.get("server_cpu_us_per_object")
+        lines.append(f"| {n:,} | {ing_text} | {'—' if cpu is None else f'{cpu:,.0f}'} | "
+                     f"{g('full_read', 'page')} | {g('filter_type', 'p50_ms')} | "
+                     f"{g('filter_added_after', 'p50_ms')} | {g('single_get', 'p50_ms')} / "
+                     f"{g('single_get', 'p99_ms')} | {r.get('peak_rss_mib') or float('nan'):,.0f} |")
+    lines.append("")
+    return lines
+
+
+def targets(merged: dict) -> list[dict]:
+    """Each target of the issue with its measured ratio and PASS / MISS."""
+    out: list[dict] = []
+    runs = merged["runs"]
+
+    def res(n: int | str, peer: str) -> dict | None:
+        run = runs.get(str(n))
+        return None if run is None else run["peers"].get(peer)
+
+    for n in sorted(runs, key=int):
+        run = runs[n]
+        lim = run.get("limit")
+        li = res(n, LIAISON)
+        if lim and li and not li.get("skipped"):
+            r = ratio(value(li, "ingest", "rate"), value(lim, "ingest", "rate"), "rate")
+            out.append({"target": f"ingest ≥ 50% of raw limit (N={int(n):,})", "measured": r,
+                        "goal": 0.5, "pass": r is not None and r >= 0.5})
+            r = ratio(value(li, "full_read", "rate"), value(lim, "full_read", "rate"), "rate")
+            out.append({"target": f"full read ≥ 40% of raw read-and-splice limit (N={int(n):,})",
+                        "measured": r, "goal": 0.4, "pass": r is not None and r >= 0.4})
+        me = res(n, "medallion")
+        if li and me and not me.get("skipped") and not li.get("skipped"):
+            for op, label, kind in ROWS:
+                if kind == "p95" or kind == "p99":
+                    continue
+                m_val, l_val = value(me, op, kind), value(li, op, kind)
+                r = ratio(l_val, m_val, kind)
+                entry = {"target": f"vs medallion ≥ 10× on {op} (N={int(n):,})", "measured": r,
+                         "goal": 10.0, "pass": r is not None and r >= 10}
+                if m_val is None:  # medallion did not finish: outside the target's scope
+                    mr = me.get(op, {})
+                    entry["pass"] = None
+                    if mr.get("not_attempted"):
+                        entry["note"] = "medallion: not attempted (did not finish at a smaller N)"
+                    else:
+                        budget = mr.get("budget_s")
+                        entry["note"] = ("medallion did not finish" +
+                                         (f" within {budget:.0f} s" if budget else ""))
+                    if kind == "rate" and mr.get("objects") and mr.get("seconds") and l_val:
+                        entry["measured"] = l_val / (mr["objects"] / mr["seconds"])
+                        entry["lower_bound"] = True
+                    elif kind != "rate" and l_val and mr.get("budget_s"):
+                        entry["measured"] = mr["budget_s"] * 1000 / l_val
+                        entry["lower_bound"] = True
+                out.append(entry)
+            if int(n) == 100_000:
+                l_val = value(li, "ingest", "rate")
+                mr = me.get("ingest", {})
+                m_rate = mr.get("objects_per_s")
+                r = l_val / m_rate if l_val and m_rate else None
+                entry = {"target": "vs medallion ≥ 100× on ingest at N=100,000", "measured": r,
+                         "goal": 100.0, "pass": r is not None and r >= 100}
+                if mr.get("finished") is False:
+                    entry["lower_bound"] = True
+                    entry["note"] = (f"medallion did not finish: {mr.get('objects', 0):,} objects in "
+                                     f"{mr.get('seconds', 0):.0f} s; its rate only falls as the "
+                                     "store grows, so the ratio is a lower bound")
+                out.append(entry)
+    sizes = sorted(int(n) for n in runs)
+    if sizes and max(sizes) >= 1_000_000 and str(10_000) in runs:
+        lo, hi = res(10_000, LIAISON), res(max(sizes), LIAISON)
+        if lo and hi and not lo.get("skipped") and not hi.get("skipped"):
+            def grow(op: str, key: str, goal: float, label: str) -> None:
+                a = lo.get(op, {}).get(key)
+                b = hi.get(op, {}).get(key)
+                if isinstance(a, dict):
+                    a, b = a.get("p50_ms"), (b or {}).get("p50_ms")
+                r = b / a if a and b else None
+                out.append({"target": f"growth 10k → {max(sizes):,}: {label} < {goal}×",
+                            "measured": r, "goal": goal, "pass": r is not None and r < goal,
+                            "lower_is_better": True})
+            grow("ingest", "us_per_object", 1.5, "ingest µs/object (wall)")
+            grow("ingest", "server_cpu_us_per_object", 1.5, "ingest server CPU µs/object")
+            grow("filter_type", "p50_ms", 1.5, "match[type] page p50")
+            grow("filter_added_after", "p50_ms", 1.5, "added_after page p50")
+            grow("single_get", "p50_ms", 1.5, "single GET p50")
+            grow("single_get", "p99_ms", 1.5, "single GET p99")
+            a, b = lo.get("peak_rss_mib"), hi.get("peak_rss_mib")
+            r = b / a if a and b else None
+            out.append({"target": f"growth 10k → {max(sizes):,}: peak server RSS < 2×",
+                        "measured": r, "goal": 2.0, "pass": r is not None and r < 2,
+                        "lower_is_better": True})
+    return out
+
+
+def render(merged: dict) -> str:
+    lines: list[str] = []
+    m = merged.get("machine") or {}
+    if m:
+        lines += ["## Machine", ""]
+        lines += [f"- {k}: {v}" for k, v in m.items()]
+        lines.append("")
+    lines += ["## Figures", ""]
+    for n in sorted(merged["runs"], key=int):
+        run = merged["runs"][n]
+        ds = run.get("dataset", {})
+        if ds:
+            lines.append(f"Dataset: {ds.get('objects', 0):,} objects ({ds.get('latest', 0):,} distinct ids), "
+                         f"{ds.get('envelopes', 0)} envelopes, {ds.get('mib', 0):.1f} MiB of JSON.")
+            lines.append("")
+        lines += table(n, run)
+        notes = [f"- {p}: {note}" for p, r in run["peers"].items() for note in r.get("notes", [])]
+        if notes:
+            lines += notes + [""]
+    lines += ["## Growth with the store", ""]
+    for p in PEERS:
+        lines += growth(merged, p)
+    lines += ["## Targets", "", "| target | measured | result |", "|---|---|---|"]
+    for t in targets(merged):
+        r = t["measured"]
+        shown = "—" if r is None else (f"{r:.2f}×" if (t.get("lower_is_better") or r < 10) else f"{r:,.0f}×")
+        if t.get("lower_bound") and r is not None:
+            shown = "≥ " + shown
+        goal = t["goal"]
+        shown += f" (goal {'<' if t.get('lower_is_better') else '≥'} {goal:g}{'' if t.get('lower_is_better') or goal >= 1 else ''})"
+        verdict = "n/a" if t["pass"] is None else ("PASS" if t["pass"] else "MISS")
+        note = f" — {t['note']}" if t.get("note") else ""
+        lines.append(f"| {t['target']} | {shown} | {verdict}{note} |")
+    lines.append("")
+    for name, prof in merged.get("profiles", {}).items():
+        lines += [f"## Profile: {name} ({prof.get('samples', 0):,} samples)", "",
+                  "| own time: function | % | | inclusive: function | % |", "|---|---|---|---|---|"]
+        own, incl = prof.get("own", []), [x for x in prof.get("inclusive", [])]
+        for i in range(max(len(own), 15)):
+            a = own[i] if i < len(own) else ("", "")
+            b = incl[i] if i < len(incl) else ("", "")
+            lines.append(f"| `{a[0]}` | {a[1]} | | `{b[0]}` | {b[1]} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("files", nargs="+", type=Path)
+    args = ap.parse_args()
+    print(render(load(args.files)))
+
+
+if __name__ == "__main__":
+    main()
