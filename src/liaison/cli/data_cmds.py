@@ -16,8 +16,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from liaison.cli.common import home_opt, json_opt, open_node, print_json
 from liaison.cli.main import cli
 from liaison.errors import BadRequest
-from liaison.ingest.stix_bundle import BundleError, iter_objects
-from liaison.stix.jsonparse import JSONError, parse_json
+from liaison.ingest.stix_bundle import BundleError, check_file, iter_objects
 
 BATCH = 1000
 
@@ -28,24 +27,13 @@ def _progress(console: Console) -> Progress:
 
 
 def _check_structure(path: Path) -> int:
-    """Walk the file once without storing anything; a broken file writes nothing.
-
-    Each object must be JSON that the strict parser accepts, as in a TAXII POST, where
-    one bad object makes the whole body a 400: a file is judged like a request body.
-    """
-    count = 0
+    """Walk the file once without storing anything; a broken file writes nothing."""
     try:
         with path.open("rb") as f:
-            for raw in iter_objects(f):
-                count += 1
-                try:
-                    parse_json(raw)
-                except JSONError as exc:
-                    raise BadRequest(f"{path} is not valid JSON: object {count} of its "
-                                     f"objects list: {exc.message}") from None
+            return check_file(f)
     except BundleError as exc:
-        raise BadRequest(f"{path} is not a STIX bundle or TAXII envelope: {exc.message}") from None
-    return count
+        raise BadRequest(f"{path} is not a STIX bundle or TAXII envelope: "
+                         f"{exc.message}") from None
 
 
 def _batches(f: BinaryIO, progress: Progress, task: object) -> Iterator[list[bytes]]:

@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from liaison.stix.jsonparse import JSONError, parse_json
 
+
 _STRUCT = re.compile(rb'["\[\]{}]')
 _STRING_END = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)
 _SPACE = re.compile(rb"[ \t\r\n]*")
@@ -167,33 +168,21 @@ def _element_end(r: _Reader, pos: int) -> int:
                 return m.start()
             if not r.more():
                 return len(r.buf)
-    depth = 0
-    while True:
-        m = _STRUCT.search(r.buf, pos)
-        if m is None:
-            if not r.more():
-                raise BundleError("the file ends inside an object")
-            continue
-        pos = m.start()
-        c = r.buf[pos]
-        if c == ord('"'):
-            pos = _string_end(r, pos)
-            continue
-        depth += 1 if c in _OPENERS else -1
-        pos += 1
-        if depth == 0:
-            return pos
+    return _close(r, pos, 0, "the file ends inside an object")
 
 
 def _expect_end(r: _Reader) -> int:
     """After the objects list, find where the top-level object closes (just after it)."""
-    depth = 1
-    pos = 0
+    return _close(r, 0, 1, "the file ends before its JSON is complete")
+
+
+def _close(r: _Reader, pos: int, depth: int, truncated: str) -> int:
+    """Position just after the bracket that brings `depth` back to 0, skipping strings."""
     while True:
         m = _STRUCT.search(r.buf, pos)
         if m is None:
             if not r.more():
-                raise BundleError("the file ends before its JSON is complete")
+                raise BundleError(truncated)
             continue
         pos = m.start()
         c = r.buf[pos]
@@ -232,3 +221,19 @@ def _is_empty_container(whole: bytes) -> bool:
     if not isinstance(doc, dict):
         return False
     return doc.get("type") == "bundle" or ("type" not in doc and set(doc) <= {"more", "next"})
+
+
+def check_file(stream: BinaryIO) -> int:
+    """Walk a whole file without storing anything: the number of objects, or a
+    `BundleError` at the first thing wrong — the structure, or an object the strict
+    parser refuses (a file is judged like a TAXII request body, where one bad object
+    makes the whole body a 400)."""
+    count = 0
+    for raw in iter_objects(stream):
+        count += 1
+        try:
+            parse_json(raw)
+        except JSONError as exc:
+            raise BundleError(f"object {count} of its objects list is not valid JSON: "
+                              f"{exc.message}") from None
+    return count

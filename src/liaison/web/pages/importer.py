@@ -23,8 +23,7 @@ from starlette.responses import Response, StreamingResponse
 
 from liaison.audit.context import Actor, acting, current
 from liaison.errors import BadRequest, Forbidden
-from liaison.ingest.stix_bundle import BundleError, iter_objects
-from liaison.stix.jsonparse import JSONError, parse_json
+from liaison.ingest.stix_bundle import BundleError, check_file, iter_objects
 from liaison.web.app import Ctx, View
 from liaison.web.backend import Backend, cname
 from liaison.storage.base import Principal
@@ -57,18 +56,11 @@ def form(ctx: Ctx) -> View:
 
 def _check(f: BinaryIO) -> int:
     """Walk the file without storing anything; 400 at the first thing wrong."""
-    count = 0
     try:
-        for raw in iter_objects(f):
-            count += 1
-            try:
-                parse_json(raw)
-            except JSONError as exc:
-                raise BadRequest(f"object {count} of the file is not valid JSON: "
-                                 f"{exc.message}") from None
+        count = check_file(f)
     except BundleError as exc:
-        raise BadRequest(f"the file is not a STIX bundle or TAXII envelope: {exc.message}"
-                         ) from None
+        raise BadRequest(f"the file is not a STIX bundle or TAXII envelope: "
+                         f"{exc.message}") from None
     f.seek(0)
     return count
 
