@@ -24,7 +24,7 @@ import orjson
 from liaison.access import Access, Rights
 from liaison.audit.context import draft
 from liaison.cursor import Cursors, fingerprint
-from liaison.errors import BadRequest, NotFound
+from liaison.errors import BadRequest, NotFound, Unavailable
 from liaison.search import observables as ob
 from liaison.search.index import entry as index_entry
 from liaison.search.probes import Probe, probe
@@ -95,6 +95,10 @@ class Released:
             found.append(pair)
 
 
+INDEX_STATE = "search_index_state"
+"""Meta key: 'stale' once objects may have been stored with the index switched off."""
+
+
 class Finder:
     """Lookup, search and correlation for one node (see the module docstring)."""
 
@@ -104,7 +108,19 @@ class Finder:
         self.cursors = cursors
 
     # -- who sees what ----------------------------------------------------------------
+    def _usable(self) -> None:
+        """Answer from the index only when it is complete: switched off, or switched
+        back on without a rebuild, it would miss objects and answer "not seen"."""
+        if not self.store.index_enabled:
+            raise Unavailable("the search index is switched off on this node "
+                              "(setting search_index), so lookup, search and correlation "
+                              "are not available")
+        if self.store.get_meta(INDEX_STATE) == "stale":
+            raise Unavailable("the search index misses objects stored while it was switched "
+                              "off; the node administrator must run 'liaison db reindex'")
+
     def _scope(self, principal: Principal) -> tuple[Scope, Seen]:
+        self._usable()
         readable = [a for a in self.rights.all(principal) if a.can_read]
         whole = tuple(a.collection.cid for a in readable if a.visibility is None)
         released = tuple((a.collection.cid, a.visibility) for a in readable
@@ -333,6 +349,8 @@ class Finder:
         while True:
             rows = self.store.index_pending(after, batch)
             if not rows:
+                if self.store.index_enabled:
+                    self.store.set_meta(INDEX_STATE, "complete")
                 return done
             entries = []
             for date_added, type_, body in rows:

@@ -20,11 +20,15 @@ from liaison.audit.context import draft
 from liaison.cursor import Cursors
 from liaison.errors import ConfigError, Conflict
 from liaison.exchange import Exchange
+from liaison.lookup import INDEX_STATE
 from liaison.settings import Settings
 from liaison.stix.timestamps import format_taxii_timestamp, now_us
 from liaison.storage import migrations, open_store
 from liaison.storage.base import Principal, Store
 from liaison.tokens import hash_token, new_token
+
+AUDIT_STATE = "audit_state"
+"""Meta key: 'on' or 'off', as last switched (absent on a node never switched: on)."""
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Node:
         except BaseException:
             store.close()
             raise
+        _apply_switches(store, conf)
         cursors = Cursors(bytes.fromhex(key), conf.cursor_ttl_seconds)
         exchange = Exchange(store, cursors, default_limit=conf.default_page_size,
                             max_limit=conf.max_page_size)
@@ -62,6 +67,23 @@ class Node:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _apply_switches(store: Store, conf: Settings) -> None:
+    """The settings `audit` and `search_index` (both on unless measuring their cost).
+
+    Switching the audit log off or on is itself appended to the chain first, so the
+    log says where its gap is; switching the index off marks it stale until
+    'liaison db reindex' has indexed what was stored meanwhile.
+    """
+    state = "on" if conf.audit else "off"
+    if (store.get_meta(AUDIT_STATE) or "on") != state:
+        with store.unit(draft("node.audit_switch", "audit", audit=state)):
+            store.set_meta(AUDIT_STATE, state)
+    store.audit_enabled = conf.audit
+    if not conf.search_index and store.get_meta(INDEX_STATE) != "stale":
+        store.set_meta(INDEX_STATE, "stale")
+    store.index_enabled = conf.search_index
 
 
 @dataclass(frozen=True)

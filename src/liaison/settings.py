@@ -66,6 +66,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a partner may stay silent during a call before it is retried."),
     Setting("sync_lease_seconds", int, 300,
             "How long one process holds a sync job before another may take it over."),
+    Setting("audit", bool, True,
+            "Keep the tamper-evident audit log (docs/audit). Off only to measure what it "
+            "costs (bench/): a node serving with it off says so in its log and in the "
+            "audit log itself."),
+    Setting("search_index", bool, True,
+            "Index observables and text as objects are stored (lookup, search, correlation). "
+            "Off, those answer 503; after turning it back on, run 'liaison db reindex'."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -76,7 +83,19 @@ def default_home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".liaison"
 
 
+_TRUE = {"true", "on", "yes", "1"}
+_FALSE = {"false", "off", "no", "0"}
+
+
 def _coerce(setting: Setting, value: Any, source: str) -> Any:
+    if setting.type is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower() if isinstance(value, str | int) else None
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise ConfigError(f"setting '{setting.name}' from {source} must be true or false, "
+                          f"not {value!r}")
     if setting.type is int:
         if isinstance(value, bool):
             raise ConfigError(f"setting '{setting.name}' from {source} must be a whole number")
@@ -141,7 +160,11 @@ def write(home: Path, values: dict[str, Any]) -> Path:
     for s in SETTINGS:
         if s.name in values and values[s.name] != s.default:
             v = values[s.name]
-            lines.append(f"{s.name} = {v}\n" if s.type is int else f"{s.name} = {_toml_str(v)}\n")
+            if s.type is bool:
+                lines.append(f"{s.name} = {'true' if v else 'false'}\n")
+            else:
+                lines.append(f"{s.name} = {v}\n" if s.type is int
+                             else f"{s.name} = {_toml_str(v)}\n")
     path = home / SETTINGS_FILE
     path.write_text("".join(lines), "utf-8")
     return path

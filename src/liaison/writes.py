@@ -45,9 +45,10 @@ class Prepared:
     markings: list[tuple[MarkingInfo, bytes]] = field(default_factory=list)
 
 
-def _version(s: StixObject, origin: str | None, via: str | None = None) -> NewVersion:
+def _version(s: StixObject, origin: str | None, via: str | None = None,
+             index: bool = True) -> NewVersion:
     c = derive(s)
-    observed, fields = index_entry(s.obj, s.category)
+    observed, fields = index_entry(s.obj, s.category) if index else ((), None)
     return NewVersion(s.id, s.type, s.version_us, s.version_text, s.body, c.tlp, c.markings,
                       c.restricted, c.public, c.ref_a, c.ref_b, origin, via, observed, fields)
 
@@ -138,6 +139,7 @@ def prepare(store: Store, objects: Iterable[object], partner: Partner | None,
     held = (_held(store, copies_in, checked)
             if partner is not None and copies_in is not None else set())
     used: set[str] = set()
+    index = store.index_enabled
     for s in checked:
         if partner is not None:
             refusal = None if (s.id, s.body) in held else _partner_refusal(s, partner, origins)
@@ -150,7 +152,7 @@ def prepare(store: Store, objects: Iterable[object], partner: Partner | None,
             if info is not None:
                 out.markings.append((info, s.body))
         origin = partner.id if partner is not None else _inherited(origins.get(s.id))
-        out.versions.append(_version(s, origin, via))
+        out.versions.append(_version(s, origin, via, index))
         used.update(s.marking_refs)
         used.update(s.granular_marking_refs)
     out.own = len(out.versions)

@@ -61,6 +61,7 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
     import uvicorn
 
     from liaison.cli.sync_cmds import background_sync
+    from liaison.runtime import tune_gc
     from liaison.taxii.app import create_app
 
     node = Node.open(home(), host=host, port=port, workers=workers)
@@ -71,6 +72,10 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
     click.echo(f"  TAXII discovery: http://{conf.host}:{conf.port}/taxii2/")
     click.echo(f"  API root:        http://{conf.host}:{conf.port}/{conf.api_root}/")
     click.echo(f"  Web UI:          http://{conf.host}:{conf.port}/ui/")
+    for name, what in (("audit", "the audit log"), ("search_index", "the search index")):
+        if not getattr(conf, name):
+            click.echo(f"  WARNING: {what} is switched off (setting {name}); "
+                       "use this only to measure what it costs", err=True)
     options = dict(host=conf.host, port=conf.port, log_level=log_level,
                    access_log=log_level == "debug", server_header=False)
     if conf.workers > 1:
@@ -82,7 +87,9 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
         return
     try:
         with background_sync(conf, enabled=not no_sync):
-            uvicorn.run(create_app(node), **options)
+            app = create_app(node)
+            tune_gc()
+            uvicorn.run(app, **options)
     finally:
         node.close()
 
@@ -120,7 +127,8 @@ def settings_cmd(markdown: bool) -> None:
     if markdown:
         click.echo("| setting | environment | default | meaning |\n|---|---|---|---|")
         for s in SETTINGS:
-            click.echo(f"| `{s.name}` | `{s.env}` | `{s.default}` | {s.help} |")
+            default = str(s.default).lower() if s.type is bool else s.default
+            click.echo(f"| `{s.name}` | `{s.env}` | `{default}` | {s.help} |")
         return
     try:
         values = load(home()).values

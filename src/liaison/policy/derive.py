@@ -16,7 +16,9 @@ from liaison.stix.validate import StixObject
 STANDARD_TLP = frozenset(TLP1_IDS) | frozenset(TLP2_IDS)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (read-only by convention): built once per object on the hot path, and a
+# frozen dataclass's __init__ costs about 3x (object.__setattr__ per field).
+@dataclass(slots=True)
 class ReleaseColumns:
     tlp: int | None
     markings: tuple[str, ...]

@@ -80,7 +80,9 @@ class InvalidObject(ValueError):
         self.version: str = version if type(version) is str else "unknown"
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (read-only by convention): built once per object on the hot path, and a
+# frozen dataclass's __init__ costs about 3x (object.__setattr__ per field).
+@dataclass(slots=True)
 class StixObject:
     """One validated STIX object with the fields derived from it at ingest."""
 

@@ -56,6 +56,9 @@ class AuditSQL:
     _mark: str
     _lock_head: str = ""
     """Appended to the head SELECT: ' FOR UPDATE' where the engine needs a row lock."""
+    audit_enabled: bool = True
+    """False only on a node serving with the setting `audit` off (to measure its cost):
+    nothing is appended then, and the chain holds the switch itself (`node.audit_switch`)."""
 
     def _write(self) -> AbstractContextManager[Any]: ...
     def _all(self, query: str, params: Sequence[object] = ()) -> list[Any]: ...
@@ -71,12 +74,16 @@ class AuditSQL:
 
     def record(self, drafts: Sequence[AuditDraft]) -> None:
         """Append entries on their own (releases, refusals) in one transaction."""
+        if not self.audit_enabled:
+            return
         with self._write() as tx:
             self._append(tx, drafts)
 
     def _append(self, tx: Any, drafts: Sequence[AuditDraft]) -> None:
         """Chain and insert `drafts`; any failure is a 503 that aborts the transaction
         (the change it records is rolled back with it: fail closed, NIST AU-5)."""
+        if not self.audit_enabled:
+            return
         try:
             self._insert(tx, drafts)
         except LiaisonError:

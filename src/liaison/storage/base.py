@@ -109,7 +109,9 @@ class ObjectQuery:
     """Leave out versions that came from this partner (federation push: no echoes)."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (read-only by convention): built once per object on the hot path, and a
+# frozen dataclass's __init__ costs about 3x (object.__setattr__ per field).
+@dataclass(slots=True)
 class ObjectRow:
     """One stored object version as a read returns it (body spliced, never parsed)."""
 
@@ -129,7 +131,9 @@ IndexedValue = tuple[str, str, bytes | None, bytes | None, str]
 """(kind, value, lo, hi, via) of one observable (`search.observables.Observable`)."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (read-only by convention): built once per object on the hot path, and a
+# frozen dataclass's __init__ costs about 3x (object.__setattr__ per field).
+@dataclass(slots=True)
 class NewVersion:
     """A validated object version ready to store (built from a `stix.StixObject`)."""
 
@@ -154,7 +158,9 @@ class NewVersion:
     """Its full-text fields (names, terms, prose) as tokens (`search.text`), if any."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (read-only by convention): built once per object on the hot path, and a
+# frozen dataclass's __init__ costs about 3x (object.__setattr__ per field).
+@dataclass(slots=True)
 class StoredOutcome:
     """What happened to one `NewVersion` in `Store.add_objects`, in input order."""
 
@@ -168,6 +174,10 @@ class Store(Protocol):
     """What the exchange needs from a database.  Every method is one transaction."""
 
     engine: str
+    audit_enabled: bool
+    """The setting `audit`: when False, `unit` and `record` append nothing."""
+    index_enabled: bool
+    """The setting `search_index`: when False, stored versions get no index rows."""
 
     # -- schema (numbered migrations, see `storage.migrations`) ----------------
     def applied_migrations(self) -> set[int]: ...

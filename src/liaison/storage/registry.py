@@ -137,8 +137,10 @@ class RegistrySQL:
     def origins(self, stix_ids: Sequence[str]) -> dict[str, set[str | None]]:
         found: dict[str, set[str | None]] = {}
         for marks, chunk in self._chunks(stix_ids):
+            # Per collection, so that (cid, stix_id) of objects_by_version finds the rows.
             for sid, origin in self._all(f"SELECT DISTINCT stix_id, origin FROM objects "
-                                         f"WHERE stix_id IN ({marks})", chunk):
+                                         f"WHERE cid IN (SELECT cid FROM collections) "
+                                         f"AND stix_id IN ({marks})", chunk):
                 found.setdefault(sid, set()).add(origin)
         return found
 

@@ -127,6 +127,8 @@ def ts_query(groups: Sequence[Group], positive: bool = True) -> str:
 class SearchSQL:
     engine: str
     _mark: str
+    index_enabled: bool = True
+    """False while the setting `search_index` is off: stored versions get no index rows."""
 
     def _all(self, query: str, params: Sequence[object] = ()) -> list[Any]: ...
     def _write(self) -> AbstractContextManager[Any]: ...
@@ -137,7 +139,9 @@ class SearchSQL:
     # -- writing ---------------------------------------------------------------------
     def _add_index(self, tx: Any, rows: Sequence[Any]) -> None:
         """Index rows of newly stored versions (`versions.PlannedRow`), inside the
-        transaction that stores them."""
+        transaction that stores them (nothing while the setting search_index is off)."""
+        if not self.index_enabled:
+            return
         values = [(r.date_added, *o) for r in rows for o in r.source.observables]
         docs = [(r.date_added, r.source.search) for r in rows if r.source.search]
         self._write_index(tx, values, docs)

@@ -25,7 +25,9 @@ CONFLICT_MESSAGE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (read-only by convention): built once per object on the hot path, and a
+# frozen dataclass's __init__ costs about 3x (object.__setattr__ per field).
+@dataclass(slots=True)
 class PlannedRow:
     date_added: int
     id: str

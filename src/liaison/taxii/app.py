@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -22,11 +21,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from liaison.errors import LiaisonError, NotFound, PayloadTooLarge
-from liaison.exchange import Filters
+from liaison.exchange import Exchange, Filters
 from liaison.node import Node
 from liaison.storage.base import Principal
 from liaison.taxii import resources
-from liaison.taxii.auth import anonymous, authenticate, credentials  # noqa: F401
+from liaison.taxii.auth import (
+    anonymous,
+    authenticate,
+    checked_credentials,
+    login,
+    sign_in,
+)
 from liaison.taxii.media import TAXII_21, check_accept, check_content_type
 from liaison.taxii.params import parse_filters
 
@@ -115,57 +120,88 @@ class TaxiiApi:
     def _filters(self, request: Request, allowed: frozenset[str]) -> Filters:
         return parse_filters(request.query_params.multi_items(), allowed=allowed)
 
-    async def _listing(self, request: Request, who: Principal, kind: str,
+    async def _listing(self, request: Request, who: Caller, kind: str,
                        allowed: frozenset[str], render: Callable[[Any], bytes],
                        object_id: str | None = None) -> Response:
-        self._check_root(request)
-        filters = self._filters(request, allowed)
-        listing = await run_in_threadpool(
-            lambda: self.exchange.read(who, request.path_params["cid"], filters, kind=kind,
-                                       object_id=object_id))
-        return taxii(render(listing), headers=resources.date_headers(listing))
+        """A read in one trip to a worker thread: sign-in, query and rendering together
+        (the hot path of every TAXII client; bad filters are refused before it)."""
+        cid = request.path_params["cid"]
 
-    async def manifest(self, request: Request, who: Principal) -> Response:
+        def work() -> Response:
+            principal = login(self.exchange, *who.credentials)
+            self._check_root(request)
+            filters = self._filters(request, allowed)
+            listing = self.exchange.read(principal, cid, filters, kind=kind,
+                                         object_id=object_id)
+            return taxii(render(listing), headers=resources.date_headers(listing))
+
+        return await run_in_threadpool(work)
+
+    async def manifest(self, request: Request, who: Caller) -> Response:
         """Get Object Manifests (§5.3): one record per version, filters on the source."""
         return await self._listing(request, who, "manifest", _OBJECTS, resources.manifest)
 
-    async def objects(self, request: Request, who: Principal) -> Response:
+    async def objects(self, request: Request, who: Caller) -> Response:
         """Get Objects (§5.4) and Add Objects (§5.5, answered 202 with a status)."""
         if request.method == "POST":
+            principal = await who.principal()
             self._check_root(request)
             check_content_type(request.headers.get("content-type"))
             body = await self._body(request)
-            status = await run_in_threadpool(self.exchange.add_envelope, who,
+            status = await run_in_threadpool(self.exchange.add_envelope, principal,
                                              request.path_params["cid"], body)
             return taxii(status, 202)
         return await self._listing(request, who, "objects", _OBJECTS, resources.envelope)
 
-    async def object(self, request: Request, who: Principal) -> Response:
+    async def object(self, request: Request, who: Caller) -> Response:
         """Get an Object (§5.6) and Delete an Object (§5.7)."""
         oid = request.path_params["oid"]
         if request.method == "DELETE":
+            principal = await who.principal()
             self._check_root(request)
             f = self._filters(request, _OBJECT)
             has_version = "match[version]" in request.query_params
-            await run_in_threadpool(self.exchange.delete_object, who, request.path_params["cid"],
+            await run_in_threadpool(self.exchange.delete_object, principal,
+                                    request.path_params["cid"],
                                     oid, f.versions if has_version else None, f.spec_versions)
             return Response(status_code=200, media_type=TAXII_21)
         return await self._listing(request, who, "objects", _OBJECT, resources.envelope, oid)
 
-    async def versions(self, request: Request, who: Principal) -> Response:
+    async def versions(self, request: Request, who: Caller) -> Response:
         """Get Object Versions (§5.8)."""
         return await self._listing(request, who, "versions", _VERSIONS, resources.versions,
                                    request.path_params["oid"])
 
 
-Handler = Callable[[Request, Principal], Awaitable[Response]]
+class Caller:
+    """Checked credentials not yet signed in: the read handlers sign in inside their
+    worker thread (one trip instead of two), the others through `principal()`."""
+
+    __slots__ = ("credentials", "exchange")
+
+    def __init__(self, credentials: tuple[str | None, str], exchange: Exchange) -> None:
+        self.credentials = credentials
+        self.exchange = exchange
+
+    async def principal(self) -> Principal:
+        return await sign_in(self.exchange, self.credentials)
 
 
-def _endpoint(api: TaxiiApi, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+Handler = Callable[[Request, Any], Awaitable[Response]]
+
+
+def _endpoint(api: TaxiiApi, handler: Handler, deferred: bool = False,
+              ) -> Callable[[Request], Awaitable[Response]]:
+    """Authenticate (`deferred`: only check the credentials' form, the handler signs
+    in), negotiate the media type, run the handler; errors become TAXII error bodies."""
     async def endpoint(request: Request) -> Response:
         with anonymous(request) as rid:
             try:
-                who = await authenticate(request, api.exchange)
+                who: Any
+                if deferred:
+                    who = Caller(await checked_credentials(request, api.exchange), api.exchange)
+                else:
+                    who = await authenticate(request, api.exchange)
                 check_accept(request.headers.get("accept"))
                 response = await handler(request, who)
             except LiaisonError as exc:
@@ -207,12 +243,16 @@ def routes(api: TaxiiApi) -> list[Route]:
         ("/{root}/status/{sid}/", api.status, ["GET"]),
         ("/{root}/collections/", api.collections, ["GET"]),
         (f"{r}/", api.collection, ["GET"]),
+    ]
+    deferred: list[tuple[str, Handler, list[str]]] = [
         (f"{r}/manifest/", api.manifest, ["GET"]),
         (f"{r}/objects/", api.objects, ["GET", "POST"]),
         (f"{r}/objects/{{oid}}/", api.object, ["GET", "DELETE"]),
         (f"{r}/objects/{{oid}}/versions/", api.versions, ["GET"]),
     ]
-    return [Route(path, _endpoint(api, h), methods=m) for path, h, m in table]
+    return ([Route(path, _endpoint(api, h), methods=m) for path, h, m in table]
+            + [Route(path, _endpoint(api, h, deferred=True), methods=m)
+               for path, h, m in deferred])
 
 
 def create_app(node: Node) -> Starlette:

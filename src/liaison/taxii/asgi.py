@@ -13,6 +13,7 @@ import atexit
 from starlette.applications import Starlette
 
 from liaison.node import Node
+from liaison.runtime import tune_gc
 from liaison.settings import default_home
 from liaison.taxii.app import create_app
 
@@ -21,4 +22,6 @@ def app() -> Starlette:
     """Open the node at $LIAISON_HOME and return its ASGI application."""
     node = Node.open(default_home())
     atexit.register(node.close)
-    return create_app(node)
+    app = create_app(node)
+    tune_gc()
+    return app

@@ -50,18 +50,36 @@ def anonymous(request: Request) -> Iterator[str]:
         yield rid
 
 
-async def authenticate(request: Request, exchange: Exchange) -> Principal:
-    """The calling principal, made the audit actor of the request; refusals recorded."""
+def login(exchange: Exchange, name: str | None, token: str) -> Principal:
+    """The principal holding the credentials, made the audit actor of the calling
+    context (blocking: runs in a worker thread); refusals are recorded."""
+    who = exchange.authenticate(token, name)
+    set_actor(exchange.actor(who))
+    return who
+
+
+async def checked_credentials(request: Request, exchange: Exchange) -> tuple[str | None, str]:
+    """`credentials`, with a refusal recorded in the audit log before the 401."""
     try:
-        name, token = credentials(request)
+        return credentials(request)
     except Unauthenticated as exc:
         await run_in_threadpool(exchange.refused_credentials, exc.message)
         raise
 
-    def login() -> tuple[Principal, Actor]:
+
+async def authenticate(request: Request, exchange: Exchange) -> Principal:
+    """The calling principal, made the audit actor of the request; refusals recorded."""
+    return await sign_in(exchange, await checked_credentials(request, exchange))
+
+
+async def sign_in(exchange: Exchange, creds: tuple[str | None, str]) -> Principal:
+    """The principal holding checked credentials, made the audit actor of the request."""
+    name, token = creds
+
+    def work() -> tuple[Principal, Actor]:
         who = exchange.authenticate(token, name)
         return who, exchange.actor(who)
 
-    who, actor = await run_in_threadpool(login)
+    who, actor = await run_in_threadpool(work)
     set_actor(actor)
     return who

@@ -1,0 +1,140 @@
+"""The benchmark harness runs end to end at a tiny N and measures what it claims to.
+
+One `python -m bench.run` at N = 300 (envelopes of 100, liaison-sqlite only, small
+repetition counts and budgets; no medallion, no PostgreSQL), then checks that every
+operation finished with sane answers — the objects counted, lookups that find the
+values present in the dataset and only those, searches that find something, a partner
+that receives a good share — and that the report renders.  Speed is never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import report, workload_search
+
+REPO = Path(__file__).resolve().parents[2]
+N = 300
+LATENCY_OPS = ("filter_type", "filter_added_after", "filter_ids", "single_get",
+               "lookup_single", "lookup_batch", "search")
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "tiny.json"
+    cmd = [sys.executable, "-m", "bench.run", "--sizes", str(N), "--envelope", "100",
+           "--peers", "liaison-sqlite", "--reps", "5", "--single-gets", "20", "--lookups", "20",
+           "--lookup-batches", "2", "--searches", "8", "--op-cap", "60", "--latency-cap", "10",
+           "--out", str(out)]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=180,
+                          check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    doc["_stdout"] = done.stdout
+    return doc
+
+
+def _peer(result: dict) -> dict:
+    peer = result["runs"][str(N)]["peers"]["liaison-sqlite"]
+    assert not peer.get("skipped"), peer
+    return peer
+
+
+def test_ingest_and_reads_count_every_object(result: dict) -> None:
+    run = result["runs"][str(N)]
+    peer = _peer(result)
+    latest = run["dataset"]["latest"]
+    ingest = peer["ingest"]
+    assert ingest["finished"] and ingest["objects"] == N
+    assert ingest["success_count"] == N and ingest["failure_count"] == 0
+    # The node stores the TLP marking definitions with marked content: a few more
+    # objects than the dataset, the same few in every read.
+    extra = peer["full_read"]["objects"] - latest
+    assert 0 <= extra <= 9
+    assert peer["full_read"]["finished"] and peer["manifest"]["objects"] == latest + extra
+    assert peer["export"]["finished"] and peer["export"]["objects"] == N + extra
+    for op in LATENCY_OPS:
+        r = peer[op]
+        assert r["finished"], (op, r)
+        assert r["count"] == r["requested"] > 0 and r["p50_ms"] > 0, (op, r)
+        assert not r.get("problems") and not r.get("invalid"), (op, r)
+
+
+def test_partner_receives_a_good_share_and_no_more(result: dict) -> None:
+    run = result["runs"][str(N)]
+    r = _peer(result)["partner_read"]
+    assert r["finished"] and not r.get("invalid"), r
+    assert 0.5 * run["dataset"]["latest"] <= r["objects"] <= r["allowed_at_most"]
+    assert r["partner_max_tlp"] == "amber"
+    assert _peer(result)["audit_entries"].get("release", 0) >= 1  # the read was audited
+
+
+def test_lookups_find_present_values_and_only_them(result: dict) -> None:
+    peer = _peer(result)
+    single, batch = peer["lookup_single"], peer["lookup_batch"]
+    assert single["seen_asked"] == 10 and single["seen_found"] == 10
+    assert single["unseen_asked"] == 10 and single.get("unseen_found", 0) == 0
+    assert single["hits"] >= single["seen_found"]
+    assert batch["values_per_batch"] == 1000
+    assert batch["seen_asked"] == batch["seen_found"] == 2 * 500
+    assert batch["unseen_asked"] == 2 * 500 and batch.get("unseen_found", 0) == 0
+    assert batch["values_per_s"] > 0
+
+
+def test_searches_find_something(result: dict) -> None:
+    r = _peer(result)["search"]
+    assert r["found"] == r["count"] == 8 and r["results"] > 0
+    assert all(r[f"{kind}_p50_ms"] for kind in workload_search.SEARCH_KINDS)
+
+
+def test_report_renders_the_new_rows_and_targets(result: dict) -> None:
+    text = result["_stdout"]
+    for label in ("lookup of one value, p50 ms", "lookup of 1,000 values, values/s",
+                  "full-text search, p50 ms", "partner's full read, objects/s"):
+        assert label in text
+    assert "INVALID" not in text
+    # Without the variants and without N = 10k / 1M: the new targets say so.
+    assert text.count("not measured") >= 4
+
+
+def test_targets_compare_the_variants() -> None:
+    def peer(ingest_us: float, rate: float, **extra: object) -> dict:
+        return {"ingest": {"us_per_object": ingest_us, "objects_per_s": 1e6 / ingest_us,
+                           "finished": True},
+                "full_read": {"objects_per_s": rate, "finished": True},
+                "partner_read": {"objects_per_s": rate, "finished": True}, **extra}
+
+    merged = {"runs": {"2000": {"peers": {
+        "liaison-sqlite": peer(120, 90_000),
+        "liaison-sqlite-noindex": peer(100, 90_000, switch={"honoured": True}),
+        "liaison-sqlite-noaudit": peer(100, 100_000, switch={"honoured": True}),
+    }}}}
+    by = {t["target"]: t for t in report.targets(merged)}
+    index = next(t for k, t in by.items() if "search index" in k)
+    assert index["measured"] == pytest.approx(1.2) and index["pass"] is True
+    audit = [t for k, t in by.items() if "audit on" in k]
+    assert [t["pass"] for t in audit] == [False, True, True]  # ingest 0.83, reads 0.90
+    merged["runs"]["2000"]["peers"]["liaison-sqlite-noaudit"]["switch"]["honoured"] = False
+    audit = [t for t in report.targets(merged) if "audit on" in t["target"]]
+    assert all(t["verdict"] == "not measured" for t in audit)
+    del merged["runs"]["2000"]["peers"]["liaison-sqlite-noindex"]
+    index = [t for t in report.targets(merged) if "search index" in t["target"]]
+    assert len(index) == 1 and index[0]["verdict"] == "not measured"
+
+
+def test_a_wrong_lookup_answer_is_invalid() -> None:
+    tally = workload_search._Tally()
+    present = ("domain", "jade-1f.com", "domain-name--00000000-0000-4000-8000-000000000001")
+    workload_search._check_answer({"value": "jade-1f.com", "seen": False, "hits": []},
+                                  present, True, tally)
+    workload_search._check_answer({"value": "nx.example", "seen": True,
+                                   "hits": [{"id": "x"}]}, ("domain", "nx.example"), False,
+                                  tally)
+    out = workload_search._finish({"finished": True}, tally)
+    assert out["finished"] is False and out["problem_count"] == 2
+    assert "not seen" in out["invalid"]
