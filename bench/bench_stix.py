@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-import jiter  # noqa: E402
-import stix2  # noqa: E402
+import jiter
+import stix2
 
-from liaison.stix import check_object, ids, parse_json, timestamps  # noqa: E402
+from liaison.stix import check_object, ids, parse_json, timestamps
 
 N = 1000
 NUMBER, REPEAT = 3, 40  # many short runs: the minimum is the least disturbed

@@ -17,14 +17,14 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
 from liaison.stix.markings import TLP2_IDS, tlp_rank
 
 SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")  # STIX §2.9
-EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 EPOCH_US = int(EPOCH.timestamp()) * 1_000_000
 TLP_ID = {level: mid for mid, level in TLP2_IDS.items()}
 TLP_WEIGHTS = (("clear", 30), ("green", 40), ("amber", 20), ("amber+strict", 5), ("red", 2),
@@ -79,7 +79,7 @@ def _ts(us: int) -> str:
 
 def _us_of(text: str) -> int:
     """Microseconds since the Unix epoch (as the store keeps versions)."""
-    t = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    t = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     return int(t.timestamp()) * 1_000_000 + t.microsecond
 
 
@@ -148,7 +148,7 @@ class _Gen:
             value = f"{self.word()}.{n % 9973}@{self.word()}-mail.{self.r.choice(TLDS)}"
             body = {"value": value}
         else:
-            value = "%064x" % self.r.getrandbits(256)
+            value = f"{self.r.getrandbits(256):064x}"
             body = {"hashes": {"SHA-256": value}, "name": f"{self.word()}_{n % 1000}.exe",
                     "size": n % 5_000_000 + 1024}
         sid = f"{t}--{uuid.uuid5(SCO_NAMESPACE, t + ':' + value)}"
@@ -165,7 +165,7 @@ class _Gen:
         elif choice == 2:
             pattern = f"[url:value = 'https://{self.word()}.{self.r.choice(TLDS)}/{n:x}']"
         else:
-            pattern = "[file:hashes.'SHA-256' = '%064x']" % self.r.getrandbits(256)
+            pattern = f"[file:hashes.'SHA-256' = '{self.r.getrandbits(256):064x}']"
         props: dict = {"name": f"{self.word()} {self.word()} indicator",
                        "indicator_types": [self.r.choice(("malicious-activity", "anomalous-activity",
                                                           "compromised", "attribution"))],

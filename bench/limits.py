@@ -4,7 +4,10 @@ Same JSON parser (`liaison.stix.jsonparse.parse_json`) on the same envelope byte
 same canonical serialisation (`orjson.dumps(..., OPT_SORT_KEYS)`) to get one stored
 body per object; the same SQLite schema, indexes and pragmas (a scratch database made
 by `SQLiteStore` + the project's migrations, so WAL and synchronous=FULL), rows
-inserted with `executemany` in large transactions; then the same page SQL the store
+inserted with `executemany` in large transactions — the same rows the server writes for
+each object: the object, its markings, and its search index rows (observable values and
+the full-text row, computed with the server's own code outside the timed part); then
+the same page SQL the store
 runs (`liaison.storage.sql.page_sql`), with the stored bytes spliced into envelopes.
 No HTTP, no validation, no policy, no status resources: nothing built on this stack
 can do the same work faster.
@@ -20,20 +23,24 @@ from pathlib import Path
 
 import orjson
 
+from bench.gen import Dataset
+from bench.stats import Deadline, latency_summary
 from liaison.node import upgrade
+from liaison.search.index import entry as index_entry
+from liaison.search.observables import INDEXED_SCO_TYPES
 from liaison.stix.jsonparse import parse_json
 from liaison.stix.timestamps import format_taxii_timestamp
 from liaison.storage import sql
 from liaison.storage.base import Collection, ObjectQuery, VersionFilter
 from liaison.storage.sqlite import SQLiteStore
 
-from bench.gen import Dataset
-from bench.stats import Deadline, latency_summary
-
 _INSERT = ("INSERT INTO objects (date_added, cid, stix_id, type, version, version_text, "
            "is_latest, is_first, body, tlp, restricted, public, origin, ref_a, ref_b) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _MARK = "INSERT INTO object_markings (date_added, marking_id) VALUES (?, ?)"
+_OBSERVABLE = ("INSERT INTO observables (date_added, kind, value, lo, hi, via) "
+               "VALUES (?, ?, ?, ?, ?, ?)")
+_TEXT = "INSERT INTO search_text (rowid, names, terms, prose) VALUES (?, ?, ?, ?)"
 _SORT = orjson.OPT_SORT_KEYS
 
 
@@ -61,6 +68,7 @@ def run_limits(ds: Dataset, *, txn_rows: int = 50_000, reps: int = 50,
     # large N at once would only measure the garbage collector).
     t_parse = t_dump = 0.0
     bodies = []
+    entries = []  # the search index rows the server writes, computed untimed
     for env in ds.envelopes:
         t0 = time.perf_counter()
         objs = parse_json(env)["objects"]
@@ -69,51 +77,66 @@ def run_limits(ds: Dataset, *, txn_rows: int = 50_000, reps: int = 50,
         bodies.append([orjson.dumps(o, option=_SORT) for o in objs])
         t_parse += t1 - t0
         t_dump += time.perf_counter() - t1
+        entries.append([index_entry(o, "sco" if o["type"] in INDEXED_SCO_TYPES else "other")
+                        for o in objs])
         del objs
     first, last = _flags(ds)
     work = Path(tempfile.mkdtemp(prefix="liaison-bench-limit-"))
     try:
         rows: list[tuple] = []
         marks: list[tuple] = []
+        values: list[tuple] = []
+        docs: list[tuple] = []
         pos = 0
         date = 1_700_000_000_000_000
         cid = 1  # the first collection of a fresh database
-        for metas, bs in zip(ds.metas, bodies):
-            for m, body in zip(metas, bs):
+        for metas, bs, es in zip(ds.metas, bodies, entries):
+            for m, body, (observed, fields) in zip(metas, bs, es):
                 date += 1
                 version = m.version_us if m.version_us is not None else date
                 text = m.version_text or format_taxii_timestamp(date)
                 rows.append((date, cid, m.id, m.type, version, text, int(last[m.id] == pos),
                              int(first[m.id] == pos), body, m.tlp, 0, 0, None, m.ref_a, m.ref_b))
                 marks.extend((date, mk) for mk in m.markings)
+                values.extend((date, *o) for o in observed)
+                if fields:
+                    docs.append((date, *fields))
                 pos += 1
-        del bodies
+        del bodies, entries
 
-        def insert(name: str, batch_rows: int):
+        tables = {"marks": (_MARK, marks), "values": (_OBSERVABLE, values),
+                  "docs": (_TEXT, docs)}
+
+        def insert(name: str, batch_rows: int, rows: list[tuple], tables: dict):
             conn = _fresh_db(work / name, cid)
             t = time.perf_counter()
-            mi = 0
+            at = {"marks": 0, "values": 0, "docs": 0}
+
+            def upto(name: str, table: list[tuple], hi: int) -> list[tuple]:
+                i = j = at[name]
+                while j < len(table) and table[j][0] <= hi:
+                    j += 1
+                at[name] = j
+                return table[i:j]
+
             for i in range(0, len(rows), batch_rows):
                 chunk = rows[i : i + batch_rows]
                 hi = chunk[-1][0]
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(_INSERT, chunk)
-                j = mi
-                while j < len(marks) and marks[j][0] <= hi:
-                    j += 1
-                conn.executemany(_MARK, marks[mi:j])
-                mi = j
+                for key, (statement, table) in tables.items():
+                    conn.executemany(statement, upto(key, table, hi))
                 conn.execute("COMMIT")
             return time.perf_counter() - t, conn
 
         # Envelope-sized transactions first (what a server doing one commit per POST
         # pays), then the limit proper: large transactions.
-        t_insert_env, conn = insert("envelope.db", ds.envelope_size)
+        t_insert_env, conn = insert("envelope.db", ds.envelope_size, rows, tables)
         conn.close()
         for p in work.glob("envelope.db*"):
             p.unlink()
         log(f"  limit: insert in {ds.envelope_size}-row transactions: {t_insert_env:.2f}s")
-        t_insert, conn = insert("limit.db", txn_rows)
+        t_insert, conn = insert("limit.db", txn_rows, rows, tables)
         n = len(rows)
         raw = t_parse + t_dump + t_insert
         out["ingest"] = {
@@ -127,7 +150,7 @@ def run_limits(ds: Dataset, *, txn_rows: int = 50_000, reps: int = 50,
         log(f"  limit: parse {t_parse:.2f}s, serialise {t_dump:.2f}s, insert {t_insert:.2f}s "
             f"-> {n / raw:,.0f} objects/s")
         dates = [r[0] for r in rows]
-        del rows, marks
+        del rows, marks, values, docs, tables
         out.update(_reads(conn, cid, ds, dates, reps=reps, single_gets=single_gets,
                           ids_per_query=ids_per_query, page=page, export_page=export_page,
                           filter_page=filter_page, cap=cap_seconds))

@@ -6,6 +6,13 @@
 - `liaison-sqlite`: `liaison init` + `liaison collection add` + `liaison serve`.
 - `liaison-postgres`: the same on a scratch PostgreSQL database (created and dropped
   here) on the server at 127.0.0.1:5432.
+- `liaison-sqlite-noaudit`, `liaison-sqlite-noindex`: `liaison-sqlite` served with the
+  setting `audit` (`LIAISON_AUDIT=false`) or `search_index` (`LIAISON_SEARCH_INDEX=false`)
+  off, to measure what the audit log and the search index cost.  Whether the server
+  honours the switch is checked (`liaison settings`) and recorded in `Server.switch`.
+
+Every Liaison peer also gets a partner (`liaison partner add` + `liaison agreement add`,
+pull, up to TLP:AMBER on the bench collection) before it serves, for `partner_read`.
 
 Every server is stopped by its own process id (never by name).
 """
@@ -55,6 +62,20 @@ class Server:
     log_path: Path
     notes: list[str] = field(default_factory=list)
     cleanup: list = field(default_factory=list)
+    partner_auth: tuple[str, str] | None = None  # a partner's credentials (Liaison only)
+    partner_max_tlp: str | None = None  # what the partner's agreement releases
+    home: Path | None = None  # the Liaison node's home (its SQLite database is there)
+    engine: str | None = None  # "sqlite" / "postgres" for Liaison, None for medallion
+    switch: dict | None = None  # a setting switched off for this peer, and if it held
+
+    @property
+    def is_liaison(self) -> bool:
+        return self.engine is not None
+
+    @property
+    def search_index(self) -> bool:
+        """False when the peer serves with the search index switched off."""
+        return not (self.switch and self.switch["setting"] == "search_index")
 
     @property
     def pid(self) -> int:
@@ -125,9 +146,10 @@ def ensure_medallion(log=print) -> Path:
 def medallion_version() -> str:
     try:
         out = subprocess.run([str(MEDALLION_VENV / "bin" / "python"), "-c",
-                              "import medallion, flask, werkzeug; print(medallion.__version__, "
-                              "'flask', flask.__version__ if hasattr(flask, '__version__') else '?')"],
-                             capture_output=True, text=True, timeout=30)
+                              ("import medallion, flask, werkzeug; print(medallion.__version__, "
+                               "'flask', flask.__version__ if hasattr(flask, '__version__') "
+                               "else '?')")],
+                             capture_output=True, text=True, timeout=30, check=False)
         return out.stdout.strip()
     except OSError:
         return "?"
@@ -204,7 +226,7 @@ def start_medallion(max_page_size: int, preload: tuple[list[dict], list[str]] | 
 def _liaison(*args: str, home: Path) -> dict:
     exe = PROJECT_BIN / "liaison"
     out = subprocess.run([str(exe), *args, "--home", str(home)], capture_output=True,
-                         text=True, timeout=300)
+                         text=True, timeout=300, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"liaison {' '.join(args)} failed ({out.returncode}):\n"
                            f"{out.stdout}\n{out.stderr}")
@@ -226,7 +248,38 @@ def create_pg_database(log=print) -> tuple[str, callable]:
     return url, drop
 
 
-def start_liaison(engine: str, log=print, extra_env: dict | None = None) -> Server:
+# Settings a variant switches off, and their environment variables (bench only: a
+# node serving with one off says so in its log).
+SWITCHES = {"audit": "LIAISON_AUDIT", "search_index": "LIAISON_SEARCH_INDEX"}
+LIAISON_PEERS = {  # peer -> (engine, setting switched off or None)
+    "liaison-sqlite": ("sqlite", None),
+    "liaison-postgres": ("postgres", None),
+    "liaison-sqlite-noaudit": ("sqlite", "audit"),
+    "liaison-sqlite-noindex": ("sqlite", "search_index"),
+}
+PEERS = ("medallion", *LIAISON_PEERS)
+PARTNER = "benchpartner"
+PARTNER_IDENTITY = "identity--5eed0000-0000-4000-8000-00000000beef"
+PARTNER_MAX_TLP = "amber"
+
+
+def _setting_value(home: Path, env: dict, name: str) -> str | None:
+    """The value `liaison settings` shows for `name` under `env` (None: no such setting)."""
+    out = subprocess.run([str(PROJECT_BIN / "liaison"), "settings", "--home", str(home)],
+                         capture_output=True, text=True, timeout=120, env=env, check=False)
+    for line in out.stdout.splitlines():
+        if line.startswith(f"{name} = "):
+            return line.split(" = ", 1)[1].split("    (", 1)[0].strip()
+    return None
+
+
+def start_liaison(engine: str, log=print, extra_env: dict | None = None, *,
+                  name: str | None = None, switch_off: str | None = None,
+                  partner: bool = True) -> Server:
+    """`liaison init` + collection (+ partner and agreement) + `liaison serve`.
+
+    `switch_off`: a setting of `SWITCHES` to serve with off (through its environment
+    variable); `Server.switch` records whether the server knows the setting."""
     work = Path(tempfile.mkdtemp(prefix=f"liaison-bench-{engine}-"))
     home = work / "home"
     cleanup = []
@@ -235,9 +288,27 @@ def start_liaison(engine: str, log=print, extra_env: dict | None = None) -> Serv
         url, drop = create_pg_database(log)
         cleanup.append(drop)
         init_args += ["--db", url]
+    # The plain peers never inherit a switch from the caller's environment.
+    env = {k: v for k, v in os.environ.items() if k not in SWITCHES.values()}
+    env.update(extra_env or {})
+    if switch_off:
+        env[SWITCHES[switch_off]] = "false"
+    partner_auth = None
+    switch = None
     try:
         info = _liaison(*init_args, home=home)
         coll = _liaison("collection", "add", "Bench", "--alias", "bench", "--json", home=home)
+        if partner:
+            added = _liaison("partner", "add", PARTNER, "--org-identity", PARTNER_IDENTITY,
+                             "--json", home=home)
+            _liaison("agreement", "add", PARTNER, "--collection", "bench", "--direction",
+                     "pull", "--max-tlp", PARTNER_MAX_TLP, "--json", home=home)
+            partner_auth = (PARTNER, added["inbound_token"])
+        if switch_off:
+            shown = _setting_value(home, env, switch_off)
+            switch = {"setting": switch_off, "env": f"{SWITCHES[switch_off]}=false",
+                      "shown": shown, "honoured": shown is not None
+                      and shown.strip("'\"").lower() in ("false", "off", "0", "no")}
     except BaseException:
         for fn in cleanup:
             fn()
@@ -247,14 +318,28 @@ def start_liaison(engine: str, log=print, extra_env: dict | None = None) -> Serv
     coll_id = coll.get("id") or coll.get("collection", {}).get("id")
     port = free_port()
     log_path = work / "serve.log"
-    env = dict(os.environ, **(extra_env or {}))
     with log_path.open("wb") as logf:
         proc = subprocess.Popen([str(PROJECT_BIN / "liaison"), "serve", "--home", str(home),
                                  "--port", str(port), "--log-level", "warning"],
                                 stdout=logf, stderr=subprocess.STDOUT, env=env)
-    server = Server(f"liaison-{engine}", proc, f"http://127.0.0.1:{port}", "/api/", coll_id,
-                    (info["admin"]["name"], token), work, log_path, cleanup=cleanup)
+    server = Server(name or f"liaison-{engine}", proc, f"http://127.0.0.1:{port}", "/api/",
+                    coll_id, (info["admin"]["name"], token), work, log_path, cleanup=cleanup,
+                    partner_auth=partner_auth,
+                    partner_max_tlp=PARTNER_MAX_TLP if partner_auth else None,
+                    home=home, engine=engine, switch=switch)
     server.notes.append(f"`liaison serve` (uvicorn, 1 worker) on {engine}")
+    if switch:
+        server.notes.append(
+            f"served with {switch['env']}" + ("" if switch["honoured"] else
+                                               f" — NOT honoured: `liaison settings` shows "
+                                               f"{switch_off} = {switch['shown']}"))
+        if not switch["honoured"]:
+            log(f"  {server.name}: WARNING: the server does not honour {switch['env']} "
+                f"(`liaison settings` shows {switch_off} = {switch['shown']}); "
+                "this variant measures the default")
+    if partner_auth:
+        server.notes.append(f"partner '{PARTNER}': pull agreement on the bench collection "
+                            f"up to TLP:{PARTNER_MAX_TLP.upper()}")
     try:
         _wait_ready(server)
     except BaseException:
@@ -263,11 +348,28 @@ def start_liaison(engine: str, log=print, extra_env: dict | None = None) -> Serv
     return server
 
 
+def audit_counts(server: Server) -> dict[str, int] | None:
+    """Audit entries by action in a SQLite node's database (None: not SQLite)."""
+    if server.engine != "sqlite" or server.home is None:
+        return None
+    db = server.home / "liaison.db"
+    if not db.exists():
+        return None
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return dict(conn.execute("SELECT action, count(*) FROM audit_log GROUP BY action"))
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
 def start(peer: str, *, max_page_size: int, log=print) -> Server:
     if peer == "medallion":
         return start_medallion(max_page_size, log=log)
-    if peer == "liaison-sqlite":
-        return start_liaison("sqlite", log)
-    if peer == "liaison-postgres":
-        return start_liaison("postgres", log)
-    raise ValueError(f"unknown peer {peer!r}: medallion, liaison-sqlite or liaison-postgres")
+    if peer in LIAISON_PEERS:
+        engine, off = LIAISON_PEERS[peer]
+        return start_liaison(engine, log, name=peer, switch_off=off)
+    raise ValueError(f"unknown peer {peer!r}: one of {', '.join(PEERS)}")

@@ -14,6 +14,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Self
 
 
 def py_spy() -> str | None:
@@ -26,7 +27,7 @@ class Profiler:
         self.pid, self.path, self.rate = pid, path, rate
         self.proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> Profiler:
+    def __enter__(self) -> Self:
         exe = py_spy()
         if exe is None:
             print("  py-spy not found: no profile (pip install py-spy)", file=sys.stderr)

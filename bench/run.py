@@ -1,8 +1,8 @@
 """Run the benchmarks: limits, medallion and Liaison, side by side, at each N.
 
     .venv/bin/python -m bench.run --sizes 10000,100000 \\
-        [--peers medallion,liaison-sqlite,liaison-postgres] [--out bench/results/x.json] \\
-        [--profile bench/results/profiles]
+        [--peers medallion,liaison-sqlite,liaison-sqlite-noaudit,liaison-sqlite-noindex,liaison-postgres] \\
+        [--out bench/results/x.json] [--profile bench/results/profiles]
 
 For each N: generate N objects (deterministic from --seed), measure the limits (no
 HTTP), then start each peer as a real process on 127.0.0.1, drive it over HTTP, stop
@@ -23,7 +23,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import gen, limits, peers, report, workload
@@ -31,14 +31,20 @@ from bench.profile import Profiler, hot_spots
 from bench.stats import loadavg
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# The two variants of liaison-sqlite (audit log off, search index off) cost about what
+# liaison-sqlite itself costs — a small part of a run that includes medallion — and the
+# targets on the cost of the audit and the index need them, so they run by default,
+# next to liaison-sqlite (wall-clock comparisons suffer less from a load that changes).
+DEFAULT_PEERS = ("medallion", "liaison-sqlite", "liaison-sqlite-noaudit",
+                 "liaison-sqlite-noindex", "liaison-postgres")
 
 
 def _dates(n: int) -> list[str]:
     """Distinct, increasing date_added values for a preloaded medallion store."""
-    base = datetime(2030, 1, 1, tzinfo=timezone.utc).timestamp()
+    base = datetime(2030, 1, 1, tzinfo=UTC).timestamp()
     out = []
     for i in range(n):
-        t = datetime.fromtimestamp(base + i / 1000, tz=timezone.utc)
+        t = datetime.fromtimestamp(base + i / 1000, tz=UTC)
         out.append(t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
     return out
 
@@ -74,9 +80,9 @@ def machine() -> dict:
     info["medallion"] = peers.medallion_version() if peers.MEDALLION_VENV.exists() else "not installed"
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=peers.REPO,
-                             capture_output=True, text=True).stdout.strip()
+                             capture_output=True, text=True, check=False).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=peers.REPO,
-                               capture_output=True, text=True).stdout.strip()
+                               capture_output=True, text=True, check=False).stdout.strip()
         snap = os.environ.get("BENCH_SNAPSHOT")
         import liaison
 
@@ -150,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000", help="comma-separated N [%(default)s]")
-    ap.add_argument("--peers", default="medallion,liaison-sqlite,liaison-postgres",
-                    help="comma-separated peers [%(default)s]")
+    ap.add_argument("--peers", default=",".join(DEFAULT_PEERS),
+                    help="comma-separated peers, of " + ", ".join(peers.PEERS) + " [%(default)s]")
     ap.add_argument("--out", type=Path, default=None, help="result JSON [bench/results/bench-TIME.json]")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--envelope", type=int, default=1000, help="objects per POST [%(default)s]")
@@ -162,6 +168,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=50, help="requests per filtered-read kind [%(default)s]")
     ap.add_argument("--single-gets", type=int, default=500, help="single-object GETs [%(default)s]")
     ap.add_argument("--ids", type=int, default=100, help="ids per match[id] request [%(default)s]")
+    ap.add_argument("--lookups", type=int, default=500,
+                    help="single-value lookups, half present, half absent (Liaison) [%(default)s]")
+    ap.add_argument("--lookup-batch", type=int, default=1000,
+                    help="values per batch lookup (POST) [%(default)s]")
+    ap.add_argument("--lookup-batches", type=int, default=20,
+                    help="batch lookups [%(default)s]")
+    ap.add_argument("--searches", type=int, default=100,
+                    help="full-text searches, four kinds of query in turn [%(default)s]")
     ap.add_argument("--op-cap", type=float, default=600, help="seconds one operation may take "
                     "before it is recorded as 'did not finish' [%(default)s]")
     ap.add_argument("--latency-cap", type=float, default=120, help="seconds for each batch of "
@@ -194,18 +208,24 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
     peer_names = [p.strip() for p in args.peers.split(",") if p.strip()]
+    unknown = [p for p in peer_names if p not in peers.PEERS]
+    if unknown:
+        ap.error(f"unknown peer(s) {', '.join(unknown)}: use {', '.join(peers.PEERS)}")
     out = args.out or RESULTS / f"bench-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     if "medallion" in peer_names:
         peers.ensure_medallion(log)
     doc: dict = {"command": " ".join([Path(sys.executable).name, "-m", "bench.run", *(argv or sys.argv[1:])]),
-                 "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "started": datetime.now(UTC).isoformat(timespec="seconds"),
                  "machine": machine(), "config": {k: (str(v) if isinstance(v, Path) else v)
                                                   for k, v in vars(args).items()},
                  "runs": {}, "profiles": {}}
     budget = workload.Budget(args.op_cap, args.latency_cap)
-    opts = dict(page=args.page, export_page=args.export_page, reps=args.reps,
-                single_gets=args.single_gets, ids_per_query=args.ids, filter_page=args.filter_page)
+    opts = {"page": args.page, "export_page": args.export_page, "reps": args.reps,
+            "single_gets": args.single_gets, "ids_per_query": args.ids,
+            "filter_page": args.filter_page, "lookups": args.lookups,
+            "lookup_batch": args.lookup_batch, "lookup_batches": args.lookup_batches,
+            "searches": args.searches}
     t_all = time.perf_counter()
 
     def save() -> None:
@@ -254,16 +274,20 @@ def main(argv: list[str] | None = None) -> int:
             hooks: dict = {}
             preload_cache: dict = {}
 
+            # `restart` is only called during this iteration, so it may read the loop's
+            # `ds` and `preload_cache` late (binding them as defaults would keep a
+            # dataset of up to 500 MiB alive after `del ds`, into the next N).
             def restart(old: peers.Server) -> peers.Server:
                 """A fresh medallion holding the whole dataset (from its data file)."""
                 old.stop()
-                if "data" not in preload_cache:
-                    objs = gen.objects_of(ds)
-                    preload_cache["data"] = (objs, _dates(len(objs)))
+                cache = preload_cache  # noqa: B023
+                if "data" not in cache:
+                    objs = gen.objects_of(ds)  # noqa: B023, F821
+                    cache["data"] = (objs, _dates(len(objs)))
                 log("  medallion: restarting it with the dataset preloaded from its data file")
                 t = time.perf_counter()
-                fresh = peers.start_medallion(args.export_page, preload=preload_cache["data"], log=log)
-                preload_cache.setdefault("load_s", time.perf_counter() - t)
+                fresh = peers.start_medallion(args.export_page, preload=cache["data"], log=log)
+                cache.setdefault("load_s", time.perf_counter() - t)
                 return fresh
 
             is_medallion = peer == "medallion"
@@ -274,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
                                    skip=skip, **opts)
                 server = res.pop("server", server)
                 res["notes"] = list(server.notes)
+                if server.switch is not None:  # a variant: the setting it switches off
+                    res["switch"] = server.switch
                 if is_medallion and res.get("ingest", {}).get("finished") is False and not args.no_preload:
                     log("  medallion: ingest did not finish; its reads are measured on a "
                         "server preloaded with the whole dataset")

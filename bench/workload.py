@@ -13,6 +13,8 @@ as "did not finish" with how far it got):
 - filter_added_after: GET objects/?added_after=D&limit=100, D spread over the store.
 - filter_ids:    GET objects/?match[id]=<100 ids> (one request, 100 objects back).
 - single_get:    GET objects/<id>/ for random ids: p50/p95/p99.
+Liaison only (bench/workload_search.py): partner_read (the full read as a partner),
+lookup_single, lookup_batch and search.
 Peak RSS (VmHWM) of the server process is read after every operation.
 """
 
@@ -24,8 +26,9 @@ from collections.abc import Callable
 import httpx
 import orjson
 
+from bench import workload_search as ws
 from bench.gen import Dataset
-from bench.peers import TAXII, Server
+from bench.peers import TAXII, Server, audit_counts
 from bench.stats import Deadline, latency_summary, loadavg, proc_cpu, proc_memory
 
 
@@ -35,8 +38,8 @@ class Budget:
         self.latency_cap = latency_cap
 
 
-def _client(server: Server) -> httpx.Client:
-    return httpx.Client(auth=server.auth, headers={"Accept": TAXII},
+def _client(server: Server, auth: tuple[str, str] | None = None) -> httpx.Client:
+    return httpx.Client(auth=auth or server.auth, headers={"Accept": TAXII},
                         timeout=httpx.Timeout(600.0, connect=10.0),
                         limits=httpx.Limits(max_keepalive_connections=4))
 
@@ -96,7 +99,7 @@ def ingest(server: Server, ds: Dataset, budget: Budget, log: Callable) -> dict:
 
 
 def _walk(server: Server, url: str, params: dict, budget: Budget, key: str,
-          dates: list[str] | None = None) -> dict:
+          dates: list[str] | None = None, auth: tuple[str, str] | None = None) -> dict:
     """Follow `next` from the first page to the last; count items."""
     dl = Deadline(budget.op_cap)
     lat: list[float] = []
@@ -105,7 +108,7 @@ def _walk(server: Server, url: str, params: dict, budget: Budget, key: str,
     nxt = None
     error = None
     t0 = time.perf_counter()
-    with _client(server) as c:
+    with _client(server, auth) as c:
         while True:
             q = dict(params)
             if nxt:
@@ -147,10 +150,12 @@ def _walk(server: Server, url: str, params: dict, budget: Budget, key: str,
 
 def _repeat(server: Server, budget: Budget, n: int,
             request: Callable[[httpx.Client, int, httpx.Timeout], httpx.Response],
-            check: Callable[[httpx.Response, int], str | None]) -> dict:
-    """`n` requests (or as many as fit in the latency budget): latency summary."""
+            check: Callable[[httpx.Response, int], str | None],
+            lat: list[float] | None = None) -> dict:
+    """`n` requests (or as many as fit in the latency budget): latency summary.
+    `lat`, when given, receives each request's latency (seconds, in order)."""
     dl = Deadline(min(budget.latency_cap, budget.op_cap))
-    lat: list[float] = []
+    lat = [] if lat is None else lat
     problems: list[str] = []
     abandoned = False
     with _client(server) as c:
@@ -198,7 +203,9 @@ def _count_check(expected: int | None) -> Callable[[httpx.Response, int], str | 
 
 def run(server: Server, ds: Dataset, budget: Budget, *, page: int, export_page: int,
         reps: int, single_gets: int, ids_per_query: int, filter_page: int,
-        log: Callable, skip_ingest: bool = False, hooks: dict | None = None,
+        log: Callable, lookups: int = 500, lookup_batch: int = 1000,
+        lookup_batches: int = 20, searches: int = 100,
+        skip_ingest: bool = False, hooks: dict | None = None,
         restart: Callable[[Server], Server] | None = None,
         skip: dict[str, str] | None = None, only: set[str] | None = None) -> dict:
     """Every operation against one running server; results by operation name.
@@ -248,6 +255,13 @@ def run(server: Server, ds: Dataset, budget: Budget, *, page: int, export_page: 
     dates: list[str] = []
     log(f"  {server.name}: full paginated read (limit={page}), manifest, export")
     op("full_read", lambda sv: _walk(sv, sv.objects_url, {"limit": page}, budget, "objects", dates))
+    if server.partner_auth:
+        # What the node stores beyond the dataset (the TLP marking definitions it keeps
+        # with marked content) is released to partners too.
+        extra = max(0, res.get("full_read", {}).get("objects", ds.latest_count) - ds.latest_count)
+        op("partner_read", lambda sv: ws.check_partner_read(
+            _walk(sv, sv.objects_url, {"limit": page}, budget, "objects", auth=sv.partner_auth),
+            ds, sv, extra))
     op("manifest", lambda sv: _walk(sv, sv.manifest_url, {"limit": page}, budget, "objects"))
     op("export", lambda sv: _walk(sv, sv.objects_url,
                                   {"limit": export_page, "match[version]": "all"}, budget, "objects"))
@@ -280,11 +294,46 @@ def run(server: Server, ds: Dataset, budget: Budget, *, page: int, export_page: 
         sv, budget, single_gets,
         lambda c, i, to: c.get(f"{sv.objects_url}{ids[i % len(ids)]}/", timeout=to),
         _count_check(1)))
+    if server.is_liaison and (only is None or only & set(ws.SEARCH_OPS)):
+        _search_ops(op, res, cur["server"], ds, budget, log, lookups=lookups,
+                    lookup_batch=lookup_batch, lookup_batches=lookup_batches,
+                    searches=searches)
+    audit = audit_counts(cur["server"])
+    if audit is not None:
+        res["audit_entries"] = audit
     res["peak_rss_mib"] = max(proc_memory(cur["server"].pid)["peak_rss_mib"] or 0,
                               *(res[k]["memory"]["peak_rss_mib"] or 0 for k in res
                                 if isinstance(res[k], dict) and "memory" in res[k]))
     res["server"] = cur["server"]
     return res
+
+
+def _search_ops(op: Callable, res: dict, server: Server, ds: Dataset, budget: Budget,
+                log: Callable, *, lookups: int, lookup_batch: int, lookup_batches: int,
+                searches: int) -> None:
+    """lookup_single, lookup_batch and search (Liaison only; not with the index off)."""
+    if not server.search_index:
+        r = httpx.get(f"{server.base}/liaison/lookup/", params={"value": "192.0.2.1"},
+                      auth=server.auth, timeout=30)
+        res["index_off_probe"] = {"lookup_status": r.status_code, "body": r.text[:300]}
+        if r.status_code == 200 and server.switch is not None:
+            server.switch["honoured"] = False
+            log(f"  {server.name}: WARNING: lookup answers 200 with the index switched off")
+        for name in ws.SEARCH_OPS:
+            res[name] = {"not_applicable": ws.NO_INDEX}
+        log(f"  {server.name}: lookup and search not measured ({ws.NO_INDEX}); "
+            f"lookup answers HTTP {r.status_code}")
+        return
+    p = ws.probes(ds)
+    log(f"  {server.name}: lookups ({len(p.seen):,} values present in the dataset, from "
+        f"{p.envelopes_sampled} envelopes), batches of {lookup_batch:,}, searches")
+
+    def repeat(sv: Server, n: int, request: Callable, check: Callable, lat: list) -> dict:
+        return _repeat(sv, budget, n, request, check, lat)
+
+    op("lookup_single", lambda sv: ws.lookup_single(sv, ds, lookups, repeat))
+    op("lookup_batch", lambda sv: ws.lookup_batch(sv, ds, lookup_batches, lookup_batch, repeat))
+    op("search", lambda sv: ws.search(sv, ds, searches, repeat))
 
 
 def _manifest_dates(server: Server, budget: Budget, page: int) -> list[str]:
@@ -321,7 +370,19 @@ class _null:
 
 def _say(log: Callable, server: Server, op: str, r: dict) -> None:
     flag = "" if r.get("finished", True) else "  DID NOT FINISH: " + str(r.get("error") or r.get("errors") or r.get("problems"))
-    if "objects_per_s" in r:
+    if r.get("invalid"):
+        flag = f"  INVALID ANSWERS: {r['invalid']}"
+        log(f"    {op}: WRONG ANSWERS from {server.name} — {r['invalid']}")
+    if op == "lookup_batch" and "values_per_s" in r:
+        log(f"    {op}: p50 {r.get('p50_ms', float('nan')):.2f} ms per {r['values_per_batch']:,} "
+            f"values, {r['values_per_s']:,.0f} values/s, found {r.get('seen_found', 0):,}/"
+            f"{r.get('seen_asked', 0):,} present ({r.get('count', 0)} batches){flag}")
+    elif op == "partner_read" and "objects_per_s" in r:
+        log(f"    {op}: {r['objects']:,} objects released to the partner "
+            f"({(r.get('received_share_of_distinct_ids') or 0):.0%} of the distinct ids, "
+            f"{r.get('allowed_at_most', 0):,} allowed by TLP) in {r['seconds']:.2f}s = "
+            f"{r['objects_per_s']:,.0f}/s{flag}")
+    elif "objects_per_s" in r:
         log(f"    {op}: {r['objects']:,} in {r['seconds']:.2f}s = {r['objects_per_s']:,.0f}/s{flag}")
     else:
         log(f"    {op}: p50 {r.get('p50_ms', float('nan')):.2f} ms, p95 {r.get('p95_ms', float('nan')):.2f} ms "

@@ -67,7 +67,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sync_lease_seconds", int, 300,
             "How long one process holds a sync job before another may take it over."),
     Setting("audit", bool, True,
-            "Keep the tamper-evident audit log (docs/audit). Off only to measure what it "
+            "Keep the tamper-evident audit log. Off only to measure what it "
             "costs (bench/): a node serving with it off says so in its log and in the "
             "audit log itself."),
     Setting("search_index", bool, True,

@@ -135,7 +135,9 @@ def settings_cmd(markdown: bool) -> None:
     except ConfigError:  # no node yet: show the defaults
         values = {s.name: s.default for s in SETTINGS}
     for s in SETTINGS:
-        click.echo(f"{s.name} = {values[s.name]!r}    (${s.env})\n    {s.help}")
+        value = values[s.name]
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)
+        click.echo(f"{s.name} = {shown}    (${s.env})\n    {s.help}")
 
 
 
