@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from liaison.policy.model import Agreement, MarkingInfo, Partner, Visibility
 
@@ -109,11 +109,11 @@ class ObjectQuery:
     """Leave out versions that came from this partner (federation push: no echoes)."""
 
 
-# Not frozen (read-only by convention): built once per object on the hot path, and a
-# frozen dataclass's __init__ costs about 3x (object.__setattr__ per field).
-@dataclass(slots=True)
-class ObjectRow:
-    """One stored object version as a read returns it (body spliced, never parsed)."""
+class ObjectRow(NamedTuple):
+    """One stored object version as a read returns it (body spliced, never parsed).
+
+    A named tuple: a page builds one per row straight from the database row
+    (`ObjectRow._make`), about three times cheaper than a dataclass."""
 
     date_added: int
     id: str

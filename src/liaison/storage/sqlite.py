@@ -343,9 +343,7 @@ class SQLiteStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
         more = len(rows) > q.limit
         if more:
             rows = rows[: q.limit]
-        if q.with_body:
-            return Page([ObjectRow(d, i, v, b) for d, i, v, b in rows], more)
-        return Page([ObjectRow(d, i, v) for d, i, v in rows], more)
+        return Page(list(map(ObjectRow._make, rows)), more)
 
     def delete_versions(self, cid: int, stix_id: str, which: VersionFilter) -> int:
         clause, params = sql.version_clause(which, "?")
