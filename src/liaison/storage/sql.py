@@ -60,7 +60,7 @@ def where(q: ObjectQuery, mark: str) -> tuple[str, list[object]]:
 def page_sql(q: ObjectQuery, mark: str) -> tuple[str, list[object]]:
     """One page of `q` in ascending `date_added`, with one row more to tell `more`."""
     condition, params = where(q, mark)
-    cols = "date_added, stix_id, version_text" + (", body" if q.with_body else "")
+    cols = "date_added, stix_id, version_text, " + ("body" if q.with_body else "NULL")
     # With ids the matching rows are few: sort them (`+ 0` keeps both planners from walking
     # the date index in order and filtering, which grows with the store).
     order = "date_added + 0" if q.ids else "date_added"
