@@ -4,9 +4,7 @@ Operations (each bounded by its own time budget; a budget that runs out is recor
 as "did not finish" with how far it got):
 
 - ingest:        POST every envelope to objects/ (TAXII §5.5), follow each status
-                 (§4.3) until `complete`; on Liaison with its search index, then one
-                 lookup, which returns once the index has caught up with the store;
-                 objects/s and µs per object over all of it.
+                 (§4.3) until `complete`; objects/s and µs per object.
 - full_read:     GET objects/?limit=PAGE, following `next` to the end (§3.5).
 - manifest:      GET manifest/?limit=PAGE, following `next` to the end (§5.3).
 - export:        GET objects/?match[version]=all&limit=MAX, every version of every
@@ -86,24 +84,12 @@ def ingest(server: Server, ds: Dataset, budget: Budget, log: Callable) -> dict:
                 errors.append(f"time budget of {budget.op_cap:.0f}s ran out after "
                               f"{done:,} objects")
                 break
-        # Liaison's search index follows the store in the background: ingest is done
-        # when the index has caught up too.  A lookup waits for that (the node catches
-        # its index up before answering), so its time counts as ingest time.
-        caught_up = None
-        if server.is_liaison and server.search_index and not errors:
-            t = time.perf_counter()
-            r = c.get(server.base + "/liaison/lookup/", params={"value": "catch-up.invalid"},
-                      timeout=_timeout(dl))
-            caught_up = time.perf_counter() - t
-            if r.status_code != 200:
-                errors.append(f"the lookup that waits for the index: HTTP {r.status_code}")
     secs = time.perf_counter() - t0
     finished = done == ds.n and not errors
     tenth = max(1, len(lat) // 10)
     out = {"finished": finished, "objects": done, "seconds": secs,
            "objects_per_s": done / secs if secs else 0, "us_per_object": secs / done * 1e6 if done else None,
            "success_count": ok, "failure_count": failed, "status_polls": polls,
-           "index_catch_up_s": caught_up,
            "post": latency_summary(lat),
            "first_tenth_us_per_object": sum(lat[:tenth]) / (tenth * ds.envelope_size) * 1e6 if lat else None,
            "last_tenth_us_per_object": sum(lat[-tenth:]) / (tenth * ds.envelope_size) * 1e6 if lat else None}

@@ -3,8 +3,8 @@
 
 Off, each costs nothing (that is what they are for: bench/ compares a node with and
 without them), but neither may fail open: switching the audit log off is written into
-the chain first, and with the search index off lookups answer 503 instead of "not seen"
-for what it misses; back on, the index catches up from its watermark before answering.
+the chain first, and a search index that was off answers 503 until it is rebuilt
+instead of answering "not seen" for what it missed.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def test_audit_off_appends_nothing_but_the_switch_itself(
     node.close()
 
 
-def test_search_index_off_refuses_lookups_and_catches_up_when_back_on(
+def test_search_index_off_refuses_lookups_until_reindexed(
         made: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
     home, token = made
     monkeypatch.setenv("LIAISON_SEARCH_INDEX", "false")
@@ -97,12 +97,14 @@ def test_search_index_off_refuses_lookups_and_catches_up_when_back_on(
         search = client.get("/liaison/search/", params={"q": "switch"},
                             headers=basic("admin", token))
         assert search.status_code == 503
-    assert node.store.index_watermark() == 0  # nothing indexed while off
     node.close()
 
     monkeypatch.delenv("LIAISON_SEARCH_INDEX")
     node = Node.open(home)
     with TestClient(create_app(node)) as client:
+        stale = _lookup(client, token, "10.9.8.1")
+        assert stale.status_code == 503 and "liaison db reindex" in stale.json()["description"]
+        assert node.exchange.finder.reindex() >= 1
         found = _lookup(client, token, "10.9.8.1")
         assert found.status_code == 200, found.text
         assert found.json()["values"][0]["seen"] is True

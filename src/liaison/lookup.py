@@ -26,7 +26,7 @@ from liaison.audit.context import draft
 from liaison.cursor import Cursors, fingerprint
 from liaison.errors import BadRequest, NotFound, Unavailable
 from liaison.search import observables as ob
-from liaison.search.follower import BATCH, catch_up
+from liaison.search.index import entry as index_entry
 from liaison.search.probes import Probe, probe
 from liaison.search.query import Query, parse
 from liaison.search.text import display_name
@@ -95,6 +95,10 @@ class Released:
             found.append(pair)
 
 
+INDEX_STATE = "search_index_state"
+"""Meta key: 'stale' once objects may have been stored with the index switched off."""
+
+
 class Finder:
     """Lookup, search and correlation for one node (see the module docstring)."""
 
@@ -105,14 +109,15 @@ class Finder:
 
     # -- who sees what ----------------------------------------------------------------
     def _usable(self) -> None:
-        """Answer from a complete index only: catch it up with everything committed so
-        far (`search.follower`; usually nothing or one batch is left to do).  Switched
-        off, it would miss objects and answer "not seen": refuse instead."""
+        """Answer from the index only when it is complete: switched off, or switched
+        back on without a rebuild, it would miss objects and answer "not seen"."""
         if not self.store.index_enabled:
             raise Unavailable("the search index is switched off on this node "
                               "(setting search_index), so lookup, search and correlation "
                               "are not available")
-        catch_up(self.store)
+        if self.store.get_meta(INDEX_STATE) == "stale":
+            raise Unavailable("the search index misses objects stored while it was switched "
+                              "off; the node administrator must run 'liaison db reindex'")
 
     def _scope(self, principal: Principal) -> tuple[Scope, Seen]:
         self._usable()
@@ -337,11 +342,25 @@ class Finder:
         return out, more
 
     # -- maintenance (node-local: the CLI) ---------------------------------------------
-    def reindex(self, batch: int = BATCH) -> int:
-        """Rebuild the index rows of every stored version (after a change of the normal
-        forms); returns how many versions were indexed."""
-        self.store.reset_index()
-        return catch_up(self.store, batch)
+    def reindex(self, batch: int = 1000) -> int:
+        """Rebuild the index rows of every stored version (after an upgrade to schema 5,
+        or a change of the normal forms); returns how many versions were indexed."""
+        after, done = 0, 0
+        while True:
+            rows = self.store.index_pending(after, batch)
+            if not rows:
+                if self.store.index_enabled:
+                    self.store.set_meta(INDEX_STATE, "complete")
+                return done
+            entries = []
+            for date_added, type_, body in rows:
+                obj = orjson.loads(body)
+                category = "sco" if type_ in ob.INDEXED_SCO_TYPES else "other"
+                observed, fields = index_entry(obj, category)
+                entries.append((date_added, observed, fields))
+            self.store.replace_index(entries)
+            done += len(rows)
+            after = rows[-1][0]
 
 
 def _key(n: int, p: Probe) -> ValueKey:

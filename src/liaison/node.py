@@ -20,6 +20,7 @@ from liaison.audit.context import draft
 from liaison.cursor import Cursors
 from liaison.errors import ConfigError, Conflict
 from liaison.exchange import Exchange
+from liaison.lookup import INDEX_STATE
 from liaison.settings import Settings
 from liaison.stix.timestamps import format_taxii_timestamp, now_us
 from liaison.storage import migrations, open_store
@@ -72,14 +73,16 @@ def _apply_switches(store: Store, conf: Settings) -> None:
     """The settings `audit` and `search_index` (both on unless measuring their cost).
 
     Switching the audit log off or on is itself appended to the chain first, so the
-    log says where its gap is.  The index follows the store (`search.follower`): off,
-    its watermark stays put, and back on it catches up from there.
+    log says where its gap is; switching the index off marks it stale until
+    'liaison db reindex' has indexed what was stored meanwhile.
     """
     state = "on" if conf.audit else "off"
     if (store.get_meta(AUDIT_STATE) or "on") != state:
         with store.unit(draft("node.audit_switch", "audit", audit=state)):
             store.set_meta(AUDIT_STATE, state)
     store.audit_enabled = conf.audit
+    if not conf.search_index and store.get_meta(INDEX_STATE) != "stale":
+        store.set_meta(INDEX_STATE, "stale")
     store.index_enabled = conf.search_index
 
 

@@ -1,7 +1,8 @@
 """The write path: from untrusted objects to versions ready to store.
 
-For every writer: STIX validation (`stix.validate`) and the release columns
-(`policy.derive`); the search index follows the stored objects (`search.follower`).  For partner writers
+For every writer: STIX validation (`stix.validate`), the release columns
+(`policy.derive`) and the search index entry (`search.index`: observable values and
+full-text tokens, stored in the same transaction as the object).  For partner writers
 (TAXII push, federation pull) also the receiving policy of the policy issue: identity
 comes from the credentials, never from the payload (an object whose `created_by_ref`
 names anyone but the partner is refused), and only the creator versions an object
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from liaison.policy.derive import STANDARD_TLP, derive
 from liaison.policy.model import MarkingInfo, Partner
 from liaison.policy.releasability import releasable_to
+from liaison.search.index import entry as index_entry
 from liaison.search.patterns import pattern_error
 from liaison.stix.jsonparse import parse_json
 from liaison.stix.markings import standard_marking_definitions
@@ -43,10 +45,12 @@ class Prepared:
     markings: list[tuple[MarkingInfo, bytes]] = field(default_factory=list)
 
 
-def _version(s: StixObject, origin: str | None, via: str | None = None) -> NewVersion:
+def _version(s: StixObject, origin: str | None, via: str | None = None,
+             index: bool = True) -> NewVersion:
     c = derive(s)
+    observed, fields = index_entry(s.obj, s.category) if index else ((), None)
     return NewVersion(s.id, s.type, s.version_us, s.version_text, s.body, c.tlp, c.markings,
-                      c.restricted, c.public, c.ref_a, c.ref_b, origin, via)
+                      c.restricted, c.public, c.ref_a, c.ref_b, origin, via, observed, fields)
 
 
 def _marking_info(s: StixObject) -> MarkingInfo | None:
@@ -135,6 +139,7 @@ def prepare(store: Store, objects: Iterable[object], partner: Partner | None,
     held = (_held(store, copies_in, checked)
             if partner is not None and copies_in is not None else set())
     used: set[str] = set()
+    index = store.index_enabled
     for s in checked:
         if partner is not None:
             refusal = None if (s.id, s.body) in held else _partner_refusal(s, partner, origins)
@@ -147,7 +152,7 @@ def prepare(store: Store, objects: Iterable[object], partner: Partner | None,
             if info is not None:
                 out.markings.append((info, s.body))
         origin = partner.id if partner is not None else _inherited(origins.get(s.id))
-        out.versions.append(_version(s, origin, via))
+        out.versions.append(_version(s, origin, via, index))
         used.update(s.marking_refs)
         used.update(s.granular_marking_refs)
     out.own = len(out.versions)

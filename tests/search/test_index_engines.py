@@ -13,7 +13,6 @@ import orjson
 import pytest
 
 from liaison.node import Node, init_node
-from liaison.search.follower import catch_up
 from liaison.storage.base import Principal, VersionFilter
 from tests.conftest import POSTGRES_PROBLEM, NodeFixture, database_for
 
@@ -186,7 +185,6 @@ def _rows(fx: NodeFixture, sql: str) -> list[tuple[Any, ...]]:
 
 def test_reindex_rebuilds_the_same_index(loaded: NodeFixture) -> None:
     store = loaded.node.store
-    catch_up(store)  # the index follows the store: bring it level, then lose its rows
     before = sorted(_rows(loaded, "SELECT date_added, kind, value, lo, hi, via FROM observables"))
     text_key = "rowid" if store.engine == "sqlite" else "date_added"
     with store._write() as tx:  # type: ignore[attr-defined]
@@ -201,42 +199,23 @@ def test_reindex_rebuilds_the_same_index(loaded: NodeFixture) -> None:
     test_lookup_finds_equal_things(loaded)
 
 
-def test_the_index_follows_the_store(engine: str, tmp_path: Path) -> None:
-    """Ingest stores objects only; the index catches up from its watermark in batches,
-    a failed batch moves nothing, and a reader never answers from a lagging index."""
-    made = init_node(tmp_path / "node", "Org", database=database_for(engine, tmp_path))
-    node = Node.open(tmp_path / "node")  # no app, so no background follower
-    node_fx = NodeFixture(tmp_path / "node", node, made.admin_token, None)  # type: ignore[arg-type]
-    node_fx.add_collection("Main", "main")
+def test_a_partner_write_indexes_in_the_same_transaction(node_fx: NodeFixture) -> None:
+    """A refused envelope writes no index rows (the index is part of the unit)."""
+    cid = node_fx.add_collection("Main", "main")
     store = node_fx.node.store
-    node_fx.node.exchange.add_envelope(_admin(node_fx), "main",
-                                       orjson.dumps({"objects": OBJECTS}))
-    assert _rows(node_fx, "SELECT COUNT(*) FROM observables") == [(0,)]
-    assert store.index_lag() and store.index_watermark() == 0
+    original = store._add_index  # type: ignore[attr-defined]
 
-    original = store._write_index  # type: ignore[attr-defined]
-
-    def failing(tx: Any, values: Any, docs: Any) -> None:
-        original(tx, values, docs)
+    def failing(tx: Any, rows: Any) -> None:
+        original(tx, rows)
         raise RuntimeError("disk full")
 
-    store._write_index = failing  # type: ignore[attr-defined]
+    store._add_index = failing  # type: ignore[attr-defined]
     with pytest.raises(RuntimeError):
-        catch_up(store, batch=4)
-    del store._write_index  # type: ignore[attr-defined]
+        node_fx.node.exchange.add_envelope(_admin(node_fx), cid,
+                                           orjson.dumps({"objects": OBJECTS[:3]}))
+    del store._add_index  # type: ignore[attr-defined]
     assert _rows(node_fx, "SELECT COUNT(*) FROM observables") == [(0,)]
-    assert store.index_watermark() == 0  # nothing half-done
-
-    # A reader catches the index up before it answers (here in batches of the default).
-    assert _found(node_fx, ["evil.example"]) == [{12}]
-    assert not store.index_lag()
-    last = _rows(node_fx, "SELECT MAX(date_added) FROM objects")[0][0]
-    assert store.index_watermark() == last
-
-    # Another indexer that moved first wins; the loser writes nothing.
-    assert store.index_advance(0, [], 1) is False
-    assert store.index_watermark() == last
-    node.close()
+    assert _rows(node_fx, "SELECT COUNT(*) FROM objects") == [(0,)]
 
 
 # -- the same search results on both engines ---------------------------------------------

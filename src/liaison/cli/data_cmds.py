@@ -11,19 +11,12 @@ from typing import BinaryIO
 
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from liaison.cli.common import home_opt, json_opt, open_node, print_json
 from liaison.cli.main import cli
 from liaison.errors import BadRequest
 from liaison.ingest.stix_bundle import BundleError, check_file, iter_objects
-from liaison.search.follower import catch_up
 
 BATCH = 1000
 
@@ -80,11 +73,6 @@ def import_cmd(files: tuple[Path, ...], collection_ref: str, as_json: bool) -> N
                     totals["rejected"] += len(report.failures)
                     reasons.extend({"file": str(path), "id": r.id, "reason": r.message or ""}
                                    for r in report.failures)
-        if node.store.index_enabled and totals["stored"]:
-            # The search index follows the store; a serving node would do this in the
-            # background, the command does it before it returns.
-            with console.status("indexing for lookup and search"):
-                catch_up(node.store)
     summary = {"collection": target.id, "stored": totals["stored"],
                "duplicate": totals["duplicate"], "rejected": totals["rejected"],
                "rejections": reasons}

@@ -274,18 +274,9 @@ class Store(Protocol):
     def observables_at(self, keys: Sequence[int]) -> list[tuple[int, IndexedValue]]: ...
     def relations(self, stix_ids: Sequence[str], scope: Scope, limit: int) -> list[FoundRow]: ...
     def latest_rows(self, stix_ids: Sequence[str], scope: Scope) -> list[FoundRow]: ...
-    def index_watermark(self) -> int:
-        """The date_added up to which every stored version has its index rows."""
-    def index_lag(self) -> bool:
-        """Are versions stored after the watermark?"""
-    def index_advance(self, expected: int, entries: Sequence[tuple[int, tuple[IndexedValue, ...],
-                                                                   tuple[str, str, str] | None]],
-                      upto: int) -> bool:
-        """Index rows of versions after `expected` and the watermark moved to `upto`, in
-        one transaction; False when another indexer moved the watermark first."""
     def index_pending(self, after: int, limit: int) -> list[tuple[int, str, bytes]]: ...
-    def reset_index(self) -> None:
-        """Empty the index and move its watermark back to the start."""
+    def replace_index(self, entries: Sequence[tuple[int, tuple[IndexedValue, ...],
+                                                    tuple[str, str, str] | None]]) -> None: ...
 
     # -- status resources (TAXII §4.3) ---------------------------------------
     def get_status(self, status_id: str) -> StatusRecord | None: ...

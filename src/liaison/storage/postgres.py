@@ -316,6 +316,7 @@ class PostgresStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
             plan = versions.plan_insert(new, existing, now, last)
             if plan.rows:
                 self._copy_rows(cur, cid, plan.rows)
+                self._add_index(cur, plan.rows)
             if plan.reflag:
                 sids = list(plan.reflag)
                 cur.execute(

@@ -1,11 +1,10 @@
 """The search index in SQL, for both engines: written with each version, then queried.
 
 A mixin like `storage.registry`: an engine provides `engine`, `_mark`, `_all` and
-`_write()`.  The index follows the objects table (`search.follower`): `index_advance`
-writes the rows of the versions stored after the watermark together with the new
-watermark, in one transaction, so the index covers exactly the versions up to its
-watermark; readers catch it up before they answer.  Rows go with their version (ON
-DELETE CASCADE; on SQLite a trigger empties the FTS5 row).
+`_write()`.  Index rows are written by `_add_index`, which each engine's `add_objects`
+calls inside the transaction that stores the versions (so the index never disagrees
+with the objects), and they go with their version (ON DELETE CASCADE; on SQLite a
+trigger empties the FTS5 row).
 
 Every query joins `objects` and carries the caller's `Scope` compiled here: whole
 collections by id, and a partner's collections each with `policy_sql.visible_sql` —
@@ -128,52 +127,24 @@ def ts_query(groups: Sequence[Group], positive: bool = True) -> str:
 class SearchSQL:
     engine: str
     _mark: str
-    _lock_head: str
     index_enabled: bool = True
     """False while the setting `search_index` is off: stored versions get no index rows."""
 
     def _all(self, query: str, params: Sequence[object] = ()) -> list[Any]: ...
-    def _one(self, query: str, params: Sequence[object] = ()) -> Any: ...
     def _write(self) -> AbstractContextManager[Any]: ...
 
     def _marks(self, n: int) -> str:
         return ",".join([self._mark] * n)
 
     # -- writing ---------------------------------------------------------------------
-    def index_watermark(self) -> int:
-        """The date_added up to which every stored version has its index rows."""
-        row = self._one(f"SELECT value FROM meta WHERE key = {self._mark}", ("index_watermark",))
-        return int(row[0]) if row else 0
-
-    def index_lag(self) -> bool:
-        """Are versions stored after the watermark (is there indexing to do)?"""
-        m = self._mark
-        return self._one(f"SELECT 1 FROM objects WHERE date_added > {m} LIMIT 1",
-                         (self.index_watermark(),)) is not None
-
-    def index_advance(self, expected: int, entries: Sequence[tuple[
-            int, tuple[IndexedValue, ...], tuple[str, str, str] | None]], upto: int) -> bool:
-        """Write the index rows of versions after `expected` and move the watermark to
-        `upto`, in one transaction; False (nothing written) when another indexer moved
-        the watermark first.  Versions deleted meanwhile are skipped."""
-        m = self._mark
-        with self._write() as tx:
-            row = tx.execute(f"SELECT value FROM meta WHERE key = 'index_watermark'"
-                             f"{self._lock_head}").fetchone()
-            if row is None or int(row[0]) != expected:
-                return False
-            keys = [e[0] for e in entries]
-            alive: set[int] = set()
-            for i in range(0, len(keys), _CHUNK):
-                chunk = keys[i : i + _CHUNK]
-                alive.update(int(r[0]) for r in tx.execute(
-                    f"SELECT date_added FROM objects WHERE date_added IN "
-                    f"({self._marks(len(chunk))})", chunk).fetchall())
-            self._write_index(tx, [(d, *o) for d, obs, _ in entries if d in alive for o in obs],
-                              [(d, f) for d, _, f in entries if f and d in alive])
-            tx.execute(f"UPDATE meta SET value = {m} WHERE key = 'index_watermark'",
-                       (str(upto),))
-        return True
+    def _add_index(self, tx: Any, rows: Sequence[Any]) -> None:
+        """Index rows of newly stored versions (`versions.PlannedRow`), inside the
+        transaction that stores them (nothing while the setting search_index is off)."""
+        if not self.index_enabled:
+            return
+        values = [(r.date_added, *o) for r in rows for o in r.source.observables]
+        docs = [(r.date_added, r.source.search) for r in rows if r.source.search]
+        self._write_index(tx, values, docs)
 
     def _write_index(self, tx: Any, values: list[tuple[Any, ...]],
                      docs: list[tuple[int, tuple[str, str, str]]]) -> None:
@@ -203,12 +174,19 @@ class SearchSQL:
             f"SELECT date_added, type, body FROM objects WHERE date_added > {m} "
             f"ORDER BY date_added LIMIT {m}", (after, limit))]
 
-    def reset_index(self) -> None:
-        """Empty the index and move its watermark back to the start (for a rebuild)."""
+    def replace_index(self, entries: Sequence[tuple[int, tuple[IndexedValue, ...],
+                                                    tuple[str, str, str] | None]]) -> None:
+        """Rewrite the index rows of the given versions (one transaction)."""
+        keys = [e[0] for e in entries]
         with self._write() as tx:
-            tx.execute("DELETE FROM observables")
-            tx.execute("DELETE FROM search_text")
-            tx.execute("UPDATE meta SET value = '0' WHERE key = 'index_watermark'")
+            for i in range(0, len(keys), _CHUNK):
+                chunk = keys[i : i + _CHUNK]
+                marks = self._marks(len(chunk))
+                tx.execute(f"DELETE FROM observables WHERE date_added IN ({marks})", chunk)
+                col = "rowid" if self.engine == "sqlite" else "date_added"
+                tx.execute(f"DELETE FROM search_text WHERE {col} IN ({marks})", chunk)
+            self._write_index(tx, [(d, *o) for d, obs, _ in entries for o in obs],
+                              [(d, f) for d, _, f in entries if f])
 
     # -- scope ---------------------------------------------------------------------------
     def _scope(self, scope: Scope, alias: str) -> tuple[str, list[object]]:

@@ -298,6 +298,7 @@ class SQLiteStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
                 "INSERT INTO object_markings (date_added, marking_id) VALUES (?, ?)",
                 [(r.date_added, m) for r in plan.rows for m in r.source.markings],
             )
+            self._add_index(conn, plan.rows)
             conn.executemany(
                 "UPDATE objects SET is_latest = (version = ?), is_first = (version = ?) "
                 "WHERE cid = ? AND stix_id = ?",

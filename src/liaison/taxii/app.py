@@ -9,8 +9,7 @@ Each handler authenticates (§1.6.9), negotiates media types (§3.1), parses fil
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -24,7 +23,6 @@ from starlette.routing import Route
 from liaison.errors import LiaisonError, NotFound, PayloadTooLarge
 from liaison.exchange import Exchange, Filters
 from liaison.node import Node
-from liaison.search.follower import Follower
 from liaison.storage.base import Principal
 from liaison.taxii import resources
 from liaison.taxii.auth import (
@@ -257,20 +255,6 @@ def routes(api: TaxiiApi) -> list[Route]:
                for path, h, m in deferred])
 
 
-def _lifespan(node: Node) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    """While the app serves: the search index follows the store (`search.follower`)."""
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        follower = Follower(node.store).start() if node.store.index_enabled else None
-        try:
-            yield
-        finally:
-            if follower is not None:
-                follower.stop()
-
-    return lifespan
-
-
 def create_app(node: Node) -> Starlette:
     """The node's ASGI application: the web UI (first: its /ui/ paths would otherwise
     match TAXII's /{root}/ patterns), the TAXII 2.1 API and Liaison's JSON endpoints."""
@@ -281,8 +265,7 @@ def create_app(node: Node) -> Starlette:
     home = Route("/", lambda request: RedirectResponse("/ui/", status_code=307))
     app = Starlette(routes=[home, *web_routes(node), *routes(api),
                             *node_routes(node.exchange, node.settings.home)],
-                    exception_handlers={HTTPException: _http_error, Exception: _server_error},
-                    lifespan=_lifespan(node))
+                    exception_handlers={HTTPException: _http_error, Exception: _server_error})
     app.router.redirect_slashes = False
     app.state.node = node
     return app
