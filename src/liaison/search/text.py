@@ -59,7 +59,9 @@ _ORDER = {p: n for n, p in enumerate((*NAME_PROPS, *TERM_PROPS, *PROSE_PROPS))}
 
 
 def _fold(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text.casefold())
+    # Decompose first: compatibility forms (U+1D608 MATHEMATICAL SANS-SERIF ITALIC
+    # CAPITAL A) only become letters with a case (A) once decomposed.
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     return "".join(c for c in folded if not unicodedata.combining(c))
 
 
