@@ -10,7 +10,10 @@ import psycopg
 import pytest
 
 from liaison.node import Node, init_node
+from liaison.policy.model import Terms, Visibility
+from liaison.storage.base import ObjectQuery
 from liaison.storage.postgres import _GROWING, PostgresStore
+from liaison.storage.sql import page_sql
 from tests.conftest import POSTGRES_PROBLEM, postgres_schema_url
 
 pytestmark = pytest.mark.skipif(POSTGRES_PROBLEM is not None, reason=str(POSTGRES_PROBLEM))
@@ -46,3 +49,43 @@ def test_statistics_follow_bulk_growth_of_every_growing_table(tmp_path: Path) ->
         assert set(_GROWING) <= _analysed(url)
     finally:
         node.close()
+
+
+def test_a_partner_page_probes_markings_per_row(tmp_path: Path) -> None:
+    """The marking rule of a partner's page is an index probe per candidate row, not a
+    hash of the whole `object_markings` table built for every page (which made each
+    page cost time proportional to the store), and no JIT compiles the page."""
+    url = postgres_schema_url()
+    init_node(tmp_path, "Org", database=url)
+    node = Node.open(tmp_path)
+    try:
+        store = node.store
+        assert isinstance(store, PostgresStore)
+        admin = store.principal_by_name("admin")
+        assert admin is not None
+        cid_text = node.exchange.admin.add_collection("Main", "main").id
+        statement = {"type": "marking-definition", "spec_version": "2.1",
+                     "id": "marking-definition--00000000-0000-4000-8000-00000000000a",
+                     "created": "2024-01-01T00:00:00.000Z", "definition_type": "statement",
+                     "definition": {"statement": "Copyright Org"}}
+        objects = [statement] + [
+            {"type": "ipv4-addr", "spec_version": "2.1",
+             "id": f"ipv4-addr--00000000-0000-4000-8000-{n:012d}",
+             "value": f"10.{n // 65536}.{n // 256 % 256}.{n % 256}",
+             "object_marking_refs": [statement["id"]]} for n in range(3000)]
+        body = node.exchange.add_envelope(admin, cid_text, orjson.dumps({"objects": objects}))
+        assert orjson.loads(body)["success_count"] == 3001
+        coll = store.collection(cid_text)
+        assert coll is not None
+        vis = Visibility("partner-id", "identity--5eed0000-0000-4000-8000-00000000beef", 2,
+                         (Terms("agreement-id", 2, False),))
+        query, params = page_sql(ObjectQuery(cid=coll.cid, limit=100, visibility=vis), "%s")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("ANALYZE")
+            plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + query, params))
+        assert "Seq Scan on object_markings" not in plan, plan
+        with store._conn() as conn:
+            assert conn.execute("SHOW jit").fetchone() == ("off",)
+    finally:
+        node.close()
+
