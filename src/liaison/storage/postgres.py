@@ -37,6 +37,7 @@ requests, and readers never wait for it.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -124,6 +125,8 @@ class PostgresStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
         self._tx: ContextVar[psycopg.Cursor | None] = ContextVar(f"pg-tx-{id(self)}", default=None)
         self._since_analyze = 0
         self._analyze_at = 10_000
+        self._analyze_lock = threading.Lock()
+        self._analyzer: threading.Thread | None = None
         try:  # a direct probe gives a clear reason; a pool would only time out
             psycopg.connect(url, connect_timeout=10, autocommit=True).close()
         except psycopg.Error as exc:
@@ -183,6 +186,8 @@ class PostgresStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
             return conn.execute(query, params).fetchall()
 
     def close(self) -> None:
+        if self._analyzer is not None:  # let a running ANALYZE finish with the pool open
+            self._analyzer.join(timeout=60)
         self._pool.close()
 
     # -- schema -----------------------------------------------------------------
@@ -360,17 +365,28 @@ class PostgresStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
         self._since_analyze += inserted
 
     def _maybe_analyze(self) -> None:
-        """Called after the outermost transaction committed (see `_write`)."""
+        """Called after the outermost transaction committed (see `_write`): starts the
+        ANALYZE on a background thread, one at a time, so that no request waits for it
+        (0.3–0.7 s per growth step at 100k–300k objects, paid by the POST that crossed
+        the step: a 100k-object ingest took 18 s instead of 13)."""
         if self._since_analyze < self._analyze_at:
             return
-        self._since_analyze = 0
+        with self._analyze_lock:
+            if self._analyzer is not None and self._analyzer.is_alive():
+                return
+            self._since_analyze = 0
+            self._analyzer = threading.Thread(target=self._analyze, daemon=True,
+                                              name=f"liaison analyze {self._where}")
+            self._analyzer.start()
+
+    def _analyze(self) -> None:
         try:
             with self._conn() as conn:
                 conn.execute("ANALYZE " + ", ".join(_GROWING))
                 row = conn.execute("SELECT reltuples FROM pg_class "
                                    "WHERE oid = 'objects'::regclass").fetchone()
             self._analyze_at = max(10_000, int((row[0] if row else 0) * 0.2))
-        except Unavailable:  # statistics are an optimisation; the insert has committed
+        except (Unavailable, psycopg.Error):  # statistics are an optimisation only
             pass
 
     @staticmethod
