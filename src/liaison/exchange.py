@@ -34,7 +34,6 @@ from liaison.stix.jsonparse import JSONError, parse_json
 from liaison.stix.timestamps import format_taxii_timestamp, now_us
 from liaison.storage.base import (
     Collection,
-    NewVersion,
     ObjectQuery,
     ObjectRow,
     Page,

@@ -11,7 +11,6 @@ the row is returned by the partner's query exactly when `decide` releases it, an
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings

@@ -23,7 +23,6 @@ from liaison.storage.registry import RegistrySQL
 from liaison.storage.search_sql import SearchSQL
 from liaison.storage.syncstate import SyncStateSQL
 from liaison.storage.base import (
-    AdvanceMaker,
     Collection,
     Grant,
     NewVersion,
