@@ -119,6 +119,7 @@ def test_targets_compare_the_variants() -> None:
     assert index["measured"] == pytest.approx(1.2) and index["pass"] is True
     audit = [t for k, t in by.items() if "audit on" in k]
     assert [t["pass"] for t in audit] == [False, True, True]  # ingest 0.83, reads 0.90
+    assert "no audit entry" in audit[1]["note"] and "no audit entry" not in audit[2]["note"]
     merged["runs"]["2000"]["peers"]["liaison-sqlite-noaudit"]["switch"]["honoured"] = False
     audit = [t for t in report.targets(merged) if "audit on" in t["target"]]
     assert all(t["verdict"] == "not measured" for t in audit)
