@@ -37,11 +37,10 @@ import pytest
 from liaison.node import Node
 from liaison.settings import SETTINGS_FILE
 from liaison.taxii.media import TAXII_21
-from tests.conftest import POSTGRES_PROBLEM, postgres_schema_url
+from tests.conftest import needs_postgres, postgres_schema_url
 from tests.e2e.server import STARTUP_TIMEOUT, RunningNode, liaison_node, start_server, stop
 
-pytestmark = pytest.mark.skipif(POSTGRES_PROBLEM is not None,
-                                reason=f"PostgreSQL tests skipped: {POSTGRES_PROBLEM}")
+pytestmark = needs_postgres
 
 HEADERS = {"Accept": TAXII_21, "Content-Type": TAXII_21}
 GUARD = 60.0  # seconds: only so that a bug fails instead of hanging; never asserted on

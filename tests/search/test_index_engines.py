@@ -14,7 +14,7 @@ import pytest
 
 from liaison.node import Node, init_node
 from liaison.storage.base import Principal, VersionFilter
-from tests.conftest import POSTGRES_PROBLEM, NodeFixture, database_for
+from tests.conftest import NodeFixture, database_for, needs_postgres
 
 T1, T2 = "2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z"
 SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -277,7 +277,7 @@ def _search_all(node: Node, text: str, newest: bool) -> list[str]:
         cursor = page["next"]
 
 
-@pytest.mark.skipif(POSTGRES_PROBLEM is not None, reason=f"needs PostgreSQL: {POSTGRES_PROBLEM}")
+@needs_postgres
 def test_both_engines_give_the_same_results(tmp_path: Path) -> None:
     corpus = _corpus()
     nodes = []

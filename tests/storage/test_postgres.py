@@ -17,9 +17,9 @@ from liaison.policy.model import Terms, Visibility
 from liaison.storage.base import ObjectQuery, Principal
 from liaison.storage.postgres import _GROWING, PostgresStore
 from liaison.storage.sql import page_sql
-from tests.conftest import POSTGRES_PROBLEM, postgres_schema_url
+from tests.conftest import needs_postgres, postgres_schema_url
 
-pytestmark = pytest.mark.skipif(POSTGRES_PROBLEM is not None, reason=str(POSTGRES_PROBLEM))
+pytestmark = needs_postgres
 
 
 @dataclass

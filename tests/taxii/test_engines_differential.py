@@ -30,11 +30,8 @@ from liaison.node import Node, init_node
 from liaison.stix import timestamps
 from liaison.taxii.app import create_app
 from liaison.taxii.media import TAXII_21
-from tests.conftest import POSTGRES_PROBLEM, NodeFixture, basic, postgres_schema_url
+from tests.conftest import NodeFixture, basic, needs_postgres, postgres_schema_url
 from tests.taxii.harness import sco_id, tlp_green_2
-
-needs_postgres = pytest.mark.skipif(POSTGRES_PROBLEM is not None,
-                                    reason=f"PostgreSQL tests skipped: {POSTGRES_PROBLEM}")
 
 T0 = 1_800_000_000_000_000
 KEPT_HEADERS = ("content-type", "x-taxii-date-added-first", "x-taxii-date-added-last",

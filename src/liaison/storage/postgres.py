@@ -359,7 +359,7 @@ class PostgresStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
         """ANALYZE after bulk growth, so the planner keeps choosing the id, type and value
         indexes: autovacuum can lag a minute behind a large import, and with the stale
         estimates of an empty table a single-object GET walks the date index (ms → 0.2 ms)
-        and a lookup of 1,000 values scans the observables (4.7 s → 40 ms at 1M objects).
+        and a lookup of 1,000 values scans the observables (4.7 s → 74 ms at 1M objects).
         Every table that grows with the objects is analysed (`_GROWING`).  Runs outside
         any transaction, at most once per ~20 % growth of the objects table."""
         self._since_analyze += inserted
@@ -367,8 +367,8 @@ class PostgresStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
     def _maybe_analyze(self) -> None:
         """Called after the outermost transaction committed (see `_write`): starts the
         ANALYZE on a background thread, one at a time, so that no request waits for it
-        (0.3–0.7 s per growth step at 100k–300k objects, paid by the POST that crossed
-        the step: a 100k-object ingest took 18 s instead of 13)."""
+        (≈ 0.5 s per growth step at 300k objects, paid by the POST that crossed the
+        step: a 100k-object ingest took 18 s instead of 13)."""
         if self._since_analyze < self._analyze_at:
             return
         with self._analyze_lock:
