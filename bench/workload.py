@@ -201,6 +201,33 @@ def _count_check(expected: int | None) -> Callable[[httpx.Response, int], str | 
     return check
 
 
+WALKS = 3
+"""Times each full walk is made (the report keeps the median: one walk of a small store
+lasts a fraction of a second, and a single one is at the mercy of the machine)."""
+WALK_BUDGET_S = 60.0
+"""No further walk starts once the walks of one operation have taken this long."""
+
+
+def _walks(walk: Callable[[bool], dict], n: int = WALKS) -> dict:
+    """Repeat `walk` (its argument: whether this is the first walk) up to `n` times and
+    return the median walk by rate, with every walk's rate under `walks_per_s`.  A walk
+    that does not finish ends the series: it is returned as it is."""
+    done: list[dict] = []
+    spent = 0.0
+    for i in range(n):
+        r = walk(i == 0)
+        if not r.get("finished"):
+            return r if not done else {**r, "walks_per_s": [w["objects_per_s"] for w in done]}
+        done.append(r)
+        spent += r["seconds"]
+        if spent >= WALK_BUDGET_S:
+            break
+    ordered = sorted(done, key=lambda w: w["objects_per_s"])
+    median = dict(ordered[(len(ordered) - 1) // 2])
+    median["walks_per_s"] = [w["objects_per_s"] for w in done]
+    return median
+
+
 def run(server: Server, ds: Dataset, budget: Budget, *, page: int, export_page: int,
         reps: int, single_gets: int, ids_per_query: int, filter_page: int,
         log: Callable, lookups: int = 500, lookup_batch: int = 1000,
@@ -233,6 +260,8 @@ def run(server: Server, ds: Dataset, budget: Budget, *, page: int, export_page: 
             r = fn(server)
         cpu1 = proc_cpu(server.pid)
         r["server_cpu_s"] = (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else None
+        if r["server_cpu_s"] is not None and len(r.get("walks_per_s", ())) > 1:
+            r["server_cpu_s"] /= len(r["walks_per_s"])  # per walk, as the other figures
         if r.get("objects"):
             r["server_cpu_us_per_object"] = (r["server_cpu_s"] or 0) / r["objects"] * 1e6
         r["loadavg"] = [load0, loadavg()]
@@ -254,17 +283,20 @@ def run(server: Server, ds: Dataset, budget: Budget, *, page: int, export_page: 
             return res
     dates: list[str] = []
     log(f"  {server.name}: full paginated read (limit={page}), manifest, export")
-    op("full_read", lambda sv: _walk(sv, sv.objects_url, {"limit": page}, budget, "objects", dates))
+    op("full_read", lambda sv: _walks(lambda first: _walk(
+        sv, sv.objects_url, {"limit": page}, budget, "objects", dates if first else None)))
     if server.partner_auth:
         # What the node stores beyond the dataset (the TLP marking definitions it keeps
         # with marked content) is released to partners too.
         extra = max(0, res.get("full_read", {}).get("objects", ds.latest_count) - ds.latest_count)
         op("partner_read", lambda sv: ws.check_partner_read(
-            _walk(sv, sv.objects_url, {"limit": page}, budget, "objects", auth=sv.partner_auth),
+            _walks(lambda first: _walk(sv, sv.objects_url, {"limit": page}, budget, "objects",
+                                       auth=sv.partner_auth)),
             ds, sv, extra))
-    op("manifest", lambda sv: _walk(sv, sv.manifest_url, {"limit": page}, budget, "objects"))
-    op("export", lambda sv: _walk(sv, sv.objects_url,
-                                  {"limit": export_page, "match[version]": "all"}, budget, "objects"))
+    op("manifest", lambda sv: _walks(lambda first: _walk(
+        sv, sv.manifest_url, {"limit": page}, budget, "objects")))
+    op("export", lambda sv: _walks(lambda first: _walk(
+        sv, sv.objects_url, {"limit": export_page, "match[version]": "all"}, budget, "objects")))
     types = sorted(ds.type_counts)
     log(f"  {server.name}: filtered reads and single GETs")
     op("filter_type", lambda sv: _repeat(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import report, workload_search
+from bench import report, workload, workload_search
 
 REPO = Path(__file__).resolve().parents[2]
 N = 300
@@ -58,6 +58,10 @@ def test_ingest_and_reads_count_every_object(result: dict) -> None:
     assert 0 <= extra <= 9
     assert peer["full_read"]["finished"] and peer["manifest"]["objects"] == latest + extra
     assert peer["export"]["finished"] and peer["export"]["objects"] == N + extra
+    for op in ("full_read", "partner_read", "manifest", "export"):
+        rates = peer[op]["walks_per_s"]  # each walk made three times, the median kept
+        assert len(rates) == workload.WALKS, (op, rates)
+        assert peer[op]["objects_per_s"] == sorted(rates)[1], (op, rates)
     for op in LATENCY_OPS:
         r = peer[op]
         assert r["finished"], (op, r)
@@ -139,3 +143,33 @@ def test_a_wrong_lookup_answer_is_invalid() -> None:
     out = workload_search._finish({"finished": True}, tally)
     assert out["finished"] is False and out["problem_count"] == 2
     assert "not seen" in out["invalid"]
+
+
+def test_walks_keep_the_median_and_stop_at_a_walk_that_did_not_finish() -> None:
+    rates = iter([30.0, 10.0, 20.0])
+    firsts: list[bool] = []
+
+    def walk(first: bool) -> dict:
+        firsts.append(first)
+        return {"finished": True, "objects": 5, "seconds": 0.1, "objects_per_s": next(rates)}
+
+    r = workload._walks(walk)
+    assert r["objects_per_s"] == 20.0 and r["walks_per_s"] == [30.0, 10.0, 20.0]
+    assert firsts == [True, False, False]  # only the first walk collects the page dates
+
+    outcomes = iter([{"finished": True, "objects": 5, "seconds": 0.1, "objects_per_s": 50.0},
+                     {"finished": False, "objects": 2, "seconds": 9.0, "objects_per_s": 0.2,
+                      "error": "time budget ran out"}])
+    r = workload._walks(lambda first: next(outcomes))
+    assert r["finished"] is False and r["error"] and r["walks_per_s"] == [50.0]
+
+
+def test_walks_stop_once_their_budget_is_spent() -> None:
+    calls = []
+
+    def walk(first: bool) -> dict:
+        calls.append(first)
+        return {"finished": True, "objects": 1, "seconds": workload.WALK_BUDGET_S,
+                "objects_per_s": 1.0}
+
+    assert workload._walks(walk)["walks_per_s"] == [1.0] and calls == [True]
