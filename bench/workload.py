@@ -202,25 +202,31 @@ def _count_check(expected: int | None) -> Callable[[httpx.Response, int], str | 
 
 
 WALKS = 3
-"""Times each full walk is made (the report keeps the median: one walk of a small store
-lasts a fraction of a second, and a single one is at the mercy of the machine)."""
+"""Each full walk is made at least this many times; the report keeps the median (one
+walk of a small store lasts a fraction of a second, and alone is at the mercy of the
+machine)."""
+MAX_WALKS = 15
+WALK_TIME_S = 2.0
+"""Short walks are repeated (up to `MAX_WALKS`) until they have taken this long."""
 WALK_BUDGET_S = 60.0
 """No further walk starts once the walks of one operation have taken this long."""
 
 
-def _walks(walk: Callable[[bool], dict], n: int = WALKS) -> dict:
-    """Repeat `walk` (its argument: whether this is the first walk) up to `n` times and
-    return the median walk by rate, with every walk's rate under `walks_per_s`.  A walk
-    that does not finish ends the series: it is returned as it is."""
+def _walks(walk: Callable[[bool], dict]) -> dict:
+    """Repeat `walk` (its argument: whether this is the first walk) `WALKS` times, and
+    more while the walks are short (see `WALK_TIME_S`), never past `WALK_BUDGET_S`;
+    return the median walk by rate (the lower of the two middle ones for an even count),
+    with every walk's rate under `walks_per_s`.  A walk that does not finish ends the
+    series and is returned as it is."""
     done: list[dict] = []
     spent = 0.0
-    for i in range(n):
-        r = walk(i == 0)
+    while len(done) < MAX_WALKS:
+        r = walk(not done)
         if not r.get("finished"):
             return r if not done else {**r, "walks_per_s": [w["objects_per_s"] for w in done]}
         done.append(r)
         spent += r["seconds"]
-        if spent >= WALK_BUDGET_S:
+        if spent >= WALK_BUDGET_S or (len(done) >= WALKS and spent >= WALK_TIME_S):
             break
     ordered = sorted(done, key=lambda w: w["objects_per_s"])
     median = dict(ordered[(len(ordered) - 1) // 2])

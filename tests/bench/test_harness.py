@@ -59,9 +59,9 @@ def test_ingest_and_reads_count_every_object(result: dict) -> None:
     assert peer["full_read"]["finished"] and peer["manifest"]["objects"] == latest + extra
     assert peer["export"]["finished"] and peer["export"]["objects"] == N + extra
     for op in ("full_read", "partner_read", "manifest", "export"):
-        rates = peer[op]["walks_per_s"]  # each walk made three times, the median kept
-        assert len(rates) == workload.WALKS, (op, rates)
-        assert peer[op]["objects_per_s"] == sorted(rates)[1], (op, rates)
+        rates = peer[op]["walks_per_s"]  # each walk made several times, the median kept
+        assert workload.WALKS <= len(rates) <= workload.MAX_WALKS, (op, rates)
+        assert peer[op]["objects_per_s"] == sorted(rates)[(len(rates) - 1) // 2], (op, rates)
     for op in LATENCY_OPS:
         r = peer[op]
         assert r["finished"], (op, r)
@@ -151,9 +151,10 @@ def test_walks_keep_the_median_and_stop_at_a_walk_that_did_not_finish() -> None:
 
     def walk(first: bool) -> dict:
         firsts.append(first)
-        return {"finished": True, "objects": 5, "seconds": 0.1, "objects_per_s": next(rates)}
+        return {"finished": True, "objects": 5, "seconds": workload.WALK_TIME_S / 2,
+                "objects_per_s": next(rates)}
 
-    r = workload._walks(walk)
+    r = workload._walks(walk)  # three walks: together they took long enough
     assert r["objects_per_s"] == 20.0 and r["walks_per_s"] == [30.0, 10.0, 20.0]
     assert firsts == [True, False, False]  # only the first walk collects the page dates
 
@@ -173,3 +174,11 @@ def test_walks_stop_once_their_budget_is_spent() -> None:
                 "objects_per_s": 1.0}
 
     assert workload._walks(walk)["walks_per_s"] == [1.0] and calls == [True]
+
+
+def test_short_walks_are_repeated_up_to_the_cap() -> None:
+    def walk(first: bool) -> dict:
+        return {"finished": True, "objects": 5, "seconds": 0.001, "objects_per_s": 5.0}
+
+    r = workload._walks(walk)
+    assert len(r["walks_per_s"]) == workload.MAX_WALKS
