@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -182,3 +184,38 @@ def test_short_walks_are_repeated_up_to_the_cap() -> None:
 
     r = workload._walks(walk)
     assert len(r["walks_per_s"]) == workload.MAX_WALKS
+
+
+class _SlowToMakeClient:
+    """A stand-in for httpx.Client that takes `setup` seconds to make (httpx loads a TLS
+    context: 25-50 ms) and answers at once."""
+
+    def __init__(self, setup: float) -> None:
+        time.sleep(setup)
+
+    def __enter__(self) -> "_SlowToMakeClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def get(self, url: str, **kw: object) -> SimpleNamespace:
+        return SimpleNamespace(status_code=200, headers={},
+                               content=b'{"more":false,"objects":[{"id":"x"}]}')
+
+    def post(self, url: str, **kw: object) -> SimpleNamespace:
+        return SimpleNamespace(status_code=202, text="", content=b'{"id":"s","status":"complete",'
+                               b'"success_count":1,"failure_count":0}')
+
+
+def test_the_clock_starts_after_the_client_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    setup = 0.5
+    monkeypatch.setattr(workload, "_client", lambda *a, **kw: _SlowToMakeClient(setup))
+    server = SimpleNamespace(objects_url="http://127.0.0.1:1/objects/", auth=("a", "b"),
+                             status_url=lambda sid: "http://127.0.0.1:1/status/")
+    budget = workload.Budget(60, 60)
+    walk = workload._walk(server, server.objects_url, {"limit": 1}, budget, "objects")
+    assert walk["finished"] and walk["objects"] == 1 and walk["seconds"] < setup / 2
+    ds = SimpleNamespace(envelopes=[b"{}"], metas=[[object()]], n=1, envelope_size=1)
+    ingest = workload.ingest(server, ds, budget, lambda *a: None)
+    assert ingest["finished"] and ingest["seconds"] < setup / 2
