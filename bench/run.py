@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench import gen, limits, peers, report, workload
 from bench.profile import Profiler, hot_spots
-from bench.stats import loadavg
+from bench.stats import loadavg, proc_cpu
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # The two variants of liaison-sqlite (audit log off, search index off) cost about what
@@ -136,6 +136,46 @@ def _profile_pass(peer: str, ds: gen.Dataset, budget: workload.Budget, opts: dic
     for op, path in paths.items():
         if path.exists():
             doc["profiles"][f"{peer} {op} N={n:,}"] = hot_spots(path)
+
+
+INGESTS = 3
+"""A short ingest is made this many times, each into a fresh server, and the median kept."""
+SHORT_INGEST_S = 20.0
+"""An ingest is repeated only when it took less than this (a 10k ingest lasts under a
+second and swung ±15 % from one run to the next; a 1M ingest lasts minutes)."""
+
+
+def _more_ingests(peer: str, ds: gen.Dataset, budget: workload.Budget, max_page_size: int,
+                  first: dict) -> dict:
+    """The median of `INGESTS` ingests when the first one was short and finished: the
+    others go into fresh servers, stopped at once (the reads were measured after the
+    first).  Every ingest's rate is kept under `ingests_per_s`."""
+    if not first.get("finished") or first.get("seconds", SHORT_INGEST_S) >= SHORT_INGEST_S:
+        return first
+    done = [first]
+    for _ in range(INGESTS - 1):
+        server = peers.start(peer, max_page_size=max_page_size, log=log)
+        try:
+            cpu0 = proc_cpu(server.pid)
+            r = workload.ingest(server, ds, budget, lambda *a: None)
+            cpu1 = proc_cpu(server.pid)
+        finally:
+            server.stop()
+        if not r.get("finished"):
+            break
+        if cpu0 is not None and cpu1 is not None:
+            r["server_cpu_s"] = cpu1 - cpu0
+            r["server_cpu_us_per_object"] = r["server_cpu_s"] / r["objects"] * 1e6
+        done.append(r)
+    ordered = sorted(done, key=lambda r: r["objects_per_s"])
+    median = dict(ordered[(len(ordered) - 1) // 2])
+    for key in ("loadavg", "memory"):  # of the server that went on to the reads
+        if key in first:
+            median[key] = first[key]
+    median["ingests_per_s"] = [r["objects_per_s"] for r in done]
+    log(f"  {peer}: ingest made {len(done)} times, into fresh servers: "
+        + ", ".join(f"{r:,.0f}" for r in median["ingests_per_s"]) + " objects/s; median kept")
+    return median
 
 
 def pg_reachable() -> bool:
@@ -323,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 server.stop()
             preload_cache.clear()
+            if isinstance(res.get("ingest"), dict):
+                res["ingest"] = _more_ingests(peer, ds, budget, args.export_page, res["ingest"])
             run["peers"][peer] = res
             if is_medallion:  # an operation that did not finish at N is not tried at larger N
                 for op_name, r in res.items():

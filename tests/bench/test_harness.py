@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import pytest
 
 from bench import report, workload, workload_search
+from bench import run as run_mod
 
 REPO = Path(__file__).resolve().parents[2]
 N = 300
@@ -54,6 +55,9 @@ def test_ingest_and_reads_count_every_object(result: dict) -> None:
     ingest = peer["ingest"]
     assert ingest["finished"] and ingest["objects"] == N
     assert ingest["success_count"] == N and ingest["failure_count"] == 0
+    rates = ingest["ingests_per_s"]  # a short ingest: made three times, into fresh servers
+    assert len(rates) == run_mod.INGESTS and ingest["objects_per_s"] == sorted(rates)[1]
+    assert ingest["server_cpu_us_per_object"] > 0
     # The node stores the TLP marking definitions with marked content: a few more
     # objects than the dataset, the same few in every read.
     extra = peer["full_read"]["objects"] - latest
