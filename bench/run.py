@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench import gen, limits, peers, report, workload
 from bench.profile import Profiler, hot_spots
-from bench.stats import loadavg, proc_cpu
+from bench.stats import loadavg, median_run, proc_cpu
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # The two variants of liaison-sqlite (audit log off, search index off) cost about what
@@ -167,12 +167,10 @@ def _more_ingests(peer: str, ds: gen.Dataset, budget: workload.Budget, max_page_
             r["server_cpu_s"] = cpu1 - cpu0
             r["server_cpu_us_per_object"] = r["server_cpu_s"] / r["objects"] * 1e6
         done.append(r)
-    ordered = sorted(done, key=lambda r: r["objects_per_s"])
-    median = dict(ordered[(len(ordered) - 1) // 2])
+    median = median_run(done, "ingests_per_s")
     for key in ("loadavg", "memory"):  # of the server that went on to the reads
         if key in first:
             median[key] = first[key]
-    median["ingests_per_s"] = [r["objects_per_s"] for r in done]
     log(f"  {peer}: ingest made {len(done)} times, into fresh servers: "
         + ", ".join(f"{r:,.0f}" for r in median["ingests_per_s"]) + " objects/s; median kept")
     return median

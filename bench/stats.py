@@ -47,6 +47,15 @@ def latency_summary(seconds: list[float]) -> dict:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
+def median_run(runs: list[dict], listed_as: str) -> dict:
+    """The median of repeated runs of one operation by `objects_per_s` (the lower of the
+    two middle ones for an even count), a copy, with every run's rate under `listed_as`."""
+    ordered = sorted(runs, key=lambda r: r["objects_per_s"])
+    median = dict(ordered[(len(ordered) - 1) // 2])
+    median[listed_as] = [r["objects_per_s"] for r in runs]
+    return median
+
+
 def proc_cpu(pid: int) -> float | None:
     """CPU seconds (user + system) a process has used so far, from /proc/PID/stat."""
     try:

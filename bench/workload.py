@@ -29,7 +29,8 @@ import orjson
 from bench import workload_search as ws
 from bench.gen import Dataset
 from bench.peers import TAXII, Server, audit_counts
-from bench.stats import Deadline, latency_summary, loadavg, proc_cpu, proc_memory
+from bench.stats import (Deadline, latency_summary, loadavg, median_run, proc_cpu,
+                         proc_memory)
 
 
 class Budget:
@@ -230,10 +231,7 @@ def _walks(walk: Callable[[bool], dict]) -> dict:
         spent += r["seconds"]
         if spent >= WALK_BUDGET_S or (len(done) >= WALKS and spent >= WALK_TIME_S):
             break
-    ordered = sorted(done, key=lambda w: w["objects_per_s"])
-    median = dict(ordered[(len(ordered) - 1) // 2])
-    median["walks_per_s"] = [w["objects_per_s"] for w in done]
-    return median
+    return median_run(done, "walks_per_s")
 
 
 def run(server: Server, ds: Dataset, budget: Budget, *, page: int, export_page: int,
