@@ -327,3 +327,35 @@ def test_a_huge_text_is_indexed_within_the_engines_limits(node_fx: NodeFixture) 
     assert finder.search(_admin(node_fx), "huge one")["total"] == 1
     assert finder.search(_admin(node_fx), "ex*")["total"] == 1
     assert finder.search(_admin(node_fx), "tail")["total"] == 0  # beyond the cap
+
+
+def test_exact_lookups_use_the_value_index_that_leaves_addresses_out(
+        loaded: NodeFixture) -> None:
+    """Addresses and blocks are found through the range index only, so the value index
+    holds no entry for them (one random-key index entry fewer per address ingested); the
+    exact lookup's own query must still be able to use that partial index."""
+    store = loaded.node.store
+    sqlite = store.engine == "sqlite"
+    definition = _rows(loaded, "SELECT sql FROM sqlite_master WHERE name = "
+                       "'observables_by_value'" if sqlite else "SELECT indexdef FROM "
+                       "pg_indexes WHERE indexname = 'observables_by_value'")[0][0]
+    assert "lo is null" in definition.lower(), definition
+    seen: list[tuple[str, list[object]]] = []
+    real = store._all  # type: ignore[attr-defined]
+
+    def recording(query: str, params: Any = ()) -> list[Any]:
+        seen.append((query, list(params)))
+        return real(query, params)
+
+    store._all = recording  # type: ignore[attr-defined]
+    try:
+        assert _found(loaded, ["one.example", "192.0.2.1"]) == [{12}, {13}]
+    finally:
+        del store._all  # type: ignore[attr-defined]
+    [(query, params)] = [(q, p) for q, p in seen if "value IN" in q]
+    with store._write() as tx:  # type: ignore[attr-defined]
+        if not sqlite:
+            tx.execute("SET LOCAL enable_seqscan = off")  # a 20-row table: say what it could use
+        plan = str(tx.execute(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + query,
+                              params).fetchall())
+    assert "observables_by_value" in plan, plan

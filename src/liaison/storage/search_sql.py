@@ -251,6 +251,8 @@ class SearchSQL:
     def _lookup_exact(self, keys: Sequence[ValueKey], scope: Scope, cap: int,
                       all_versions: bool, found: dict[int, list[tuple[int, str, str, str]]],
                       ) -> None:
+        """Values without bounds, through the partial index `observables_by_value`
+        (`lo IS NULL`: addresses and blocks are only in `observables_by_range`)."""
         by_kinds: dict[tuple[str, ...], dict[str, list[int]]] = {}
         for k in keys:
             for value in k.exact:
@@ -264,7 +266,7 @@ class SearchSQL:
                 chunk = values[i : i + _CHUNK]
                 rows = self._all(
                     f"{_FIRST}(SELECT value, kind, via, date_added FROM observables WHERE "
-                    f"value IN ({self._marks(len(chunk))}){kind_sql}) "
+                    f"value IN ({self._marks(len(chunk))}){kind_sql} AND lo IS NULL) "
                     "SELECT value, kind, via, date_added FROM (SELECT v.value, v.kind, v.via, "
                     "v.date_added, ROW_NUMBER() OVER (PARTITION BY v.value ORDER BY "
                     "v.date_added DESC) AS rn FROM v CROSS JOIN objects o WHERE o.date_added = "
