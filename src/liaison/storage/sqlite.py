@@ -3,7 +3,9 @@
 Durability: `synchronous=FULL`, so an acknowledged write survives power loss, not
 only a process crash.  Concurrency: one writer at a time (a process-local lock plus
 `BEGIN IMMEDIATE` with a busy timeout across processes), readers in parallel, each
-thread with its own connection.  No read transaction is held between requests.
+thread with its own connection.  No read transaction is held between requests.  The
+write-ahead log is copied into the database file by a background thread after commits
+(`storage.walcheckpoint`), not by the request whose commit crosses a threshold.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from liaison.storage.audit_sql import AuditSQL
 from liaison.storage.registry import RegistrySQL
 from liaison.storage.search_sql import SearchSQL
 from liaison.storage.syncstate import SyncStateSQL
+from liaison.storage.walcheckpoint import Checkpointer
 from liaison.storage.base import (
     Collection,
     Grant,
@@ -38,7 +41,9 @@ from liaison.storage.base import (
 )
 
 _CHUNK = 500
-WAL_CHECKPOINT_PAGES = 10_000
+WAL_CAP_PAGES = 40_000
+"""The WAL length (pages) at which a committing writer checkpoints by itself: only when
+the background `Checkpointer` has fallen behind or stopped (about 160 MiB of log)."""
 _PRINCIPAL_COLS = "id, name, kind, role, created_at, revoked_at"
 _COLLECTION_COLS = "cid, id, title, alias, description, created_at, default_tlp"
 
@@ -50,10 +55,9 @@ def _connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA cache_size=-65536")
-    # Checkpoint the WAL into the database every ~40 MiB instead of SQLite's ~4 MiB: a
-    # posted envelope dirties hundreds of index pages, so the default checkpointed after
-    # nearly every commit and copied pages that the next commits dirty again.
-    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    # The WAL is copied into the database by the store's background Checkpointer after
+    # commits; a writer checkpoints by itself only past this cap.
+    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CAP_PAGES}")
     return conn
 
 
@@ -73,6 +77,8 @@ class SQLiteStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
                                                                      default=None)
         self._connections: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._checkpointer: Checkpointer | None = None
+        """Started by the first commit (a store that only reads needs none)."""
 
     # -- connections ----------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -116,6 +122,9 @@ class SQLiteStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
             finally:
                 self._tx.reset(token)
             conn.execute("COMMIT")
+            if self._checkpointer is None:
+                self._checkpointer = Checkpointer(lambda: _connect(self.path))
+            self._checkpointer.poke()
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -128,6 +137,9 @@ class SQLiteStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
             conn.execute("COMMIT")
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         with self._all_lock:
             for conn in self._connections:
                 conn.close()
