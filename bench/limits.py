@@ -3,7 +3,8 @@
 Same JSON parser (`liaison.stix.jsonparse.parse_json`) on the same envelope bytes; the
 same canonical serialisation (`orjson.dumps(..., OPT_SORT_KEYS)`) to get one stored
 body per object; the same SQLite schema, indexes and pragmas (a scratch database made
-by `SQLiteStore` + the project's migrations, so WAL and synchronous=FULL), rows
+by `SQLiteStore` + the project's migrations, so WAL and synchronous=FULL, committed
+through the store so the WAL is checkpointed on its background thread), rows
 inserted with `executemany` in large transactions — the same rows the server writes for
 each object: the object, its markings, and its search index rows (observable values and
 the full-text row, computed with the server's own code outside the timed part); then
@@ -108,7 +109,7 @@ def run_limits(ds: Dataset, *, txn_rows: int = 50_000, reps: int = 50,
                   "docs": (_TEXT, docs)}
 
         def insert(name: str, batch_rows: int, rows: list[tuple], tables: dict):
-            conn = _fresh_db(work / name, cid)
+            store = _fresh_db(work / name, cid)
             t = time.perf_counter()
             at = {"marks": 0, "values": 0, "docs": 0}
 
@@ -122,21 +123,21 @@ def run_limits(ds: Dataset, *, txn_rows: int = 50_000, reps: int = 50,
             for i in range(0, len(rows), batch_rows):
                 chunk = rows[i : i + batch_rows]
                 hi = chunk[-1][0]
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(_INSERT, chunk)
-                for key, (statement, table) in tables.items():
-                    conn.executemany(statement, upto(key, table, hi))
-                conn.execute("COMMIT")
-            return time.perf_counter() - t, conn
+                with store._write() as conn:  # the store's commit, WAL checkpoints and all
+                    conn.executemany(_INSERT, chunk)
+                    for key, (statement, table) in tables.items():
+                        conn.executemany(statement, upto(key, table, hi))
+            return time.perf_counter() - t, store
 
         # Envelope-sized transactions first (what a server doing one commit per POST
         # pays), then the limit proper: large transactions.
-        t_insert_env, conn = insert("envelope.db", ds.envelope_size, rows, tables)
-        conn.close()
+        t_insert_env, store = insert("envelope.db", ds.envelope_size, rows, tables)
+        store.close()
         for p in work.glob("envelope.db*"):
             p.unlink()
         log(f"  limit: insert in {ds.envelope_size}-row transactions: {t_insert_env:.2f}s")
-        t_insert, conn = insert("limit.db", txn_rows, rows, tables)
+        t_insert, store = insert("limit.db", txn_rows, rows, tables)
+        conn = store._conn()
         n = len(rows)
         raw = t_parse + t_dump + t_insert
         out["ingest"] = {
@@ -154,21 +155,22 @@ def run_limits(ds: Dataset, *, txn_rows: int = 50_000, reps: int = 50,
         out.update(_reads(conn, cid, ds, dates, reps=reps, single_gets=single_gets,
                           ids_per_query=ids_per_query, page=page, export_page=export_page,
                           filter_page=filter_page, cap=cap_seconds))
-        conn.close()
+        store.close()
         out["db_bytes"] = sum(p.stat().st_size for p in work.iterdir())
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out
 
 
-def _fresh_db(path: Path, cid: int):
-    """A database made by the real store and migrations; its connection (same pragmas)."""
+def _fresh_db(path: Path, cid: int) -> SQLiteStore:
+    """A database made by the real store and migrations, opened by the store (the same
+    pragmas, and the same background WAL checkpoints after each commit)."""
     store = SQLiteStore(path, create=True)
     upgrade(store)
     coll = store.add_collection(Collection(0, f"collection--{path.stem}", path.stem, path.stem))
     assert coll.cid == cid
     store.close()
-    return SQLiteStore(path)._conn()
+    return SQLiteStore(path)
 
 
 def _page(conn, q: ObjectQuery) -> tuple[list[tuple], bool]:
