@@ -4,6 +4,7 @@ automatic threshold."""
 
 from __future__ import annotations
 
+import gc
 import shutil
 import sqlite3
 import threading
@@ -99,3 +100,16 @@ def test_a_checkpointer_that_cannot_connect_stops_and_leaves_writes_alone(
     cp.poke()  # a commit after that: nothing happens, nothing raises
     cp.stop()
     assert "WAL checkpoints stay in the committing requests" in caplog.text
+
+
+def test_a_store_dropped_without_close_ends_its_thread(tmp_path: Path) -> None:
+    home = tmp_path / "n"
+    init_node(home, "Org")
+    node = Node.open(home)
+    node.store.set_meta("probe", "x")
+    assert isinstance(node.store, SQLiteStore) and node.store._checkpointer is not None
+    thread = node.store._checkpointer._thread
+    del node
+    gc.collect()
+    thread.join(5)
+    assert not thread.is_alive()

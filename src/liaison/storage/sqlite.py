@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -123,7 +124,9 @@ class SQLiteStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
                 self._tx.reset(token)
             conn.execute("COMMIT")
             if self._checkpointer is None:
-                self._checkpointer = Checkpointer(lambda: _connect(self.path))
+                path = self.path  # (the thread must not keep the store alive)
+                self._checkpointer = Checkpointer(lambda: _connect(path))
+                weakref.finalize(self, self._checkpointer.stop, 0.0)  # dropped unclosed
             self._checkpointer.poke()
 
     @contextmanager
