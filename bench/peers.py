@@ -258,6 +258,10 @@ LIAISON_PEERS = {  # peer -> (engine, setting switched off or None)
     "liaison-sqlite-noindex": ("sqlite", "search_index"),
 }
 PEERS = ("medallion", *LIAISON_PEERS)
+LIAISON = "liaison-sqlite"
+VARIANT_OF = {off: peer for peer, (engine, off) in LIAISON_PEERS.items()
+              if off is not None and engine == "sqlite"}
+"""The SQLite peer that serves with each switch off (bench/paired.py measures the pair)."""
 PARTNER = "benchpartner"
 PARTNER_IDENTITY = "identity--5eed0000-0000-4000-8000-00000000beef"
 PARTNER_MAX_TLP = "amber"

@@ -6,9 +6,11 @@
 
 For each N: generate N objects (deterministic from --seed), measure the limits (no
 HTTP), then start each peer as a real process on 127.0.0.1, drive it over HTTP, stop
-it.  Results go to --out as JSON after every peer (a run cut short keeps what it
-measured); a Markdown report (tables, ratios, targets) is printed at the end.  See
-bench/README.md and BENCHMARKS.md.
+it; then, for each setting with a cost target (audit, search index), Liaison with it
+on and off side by side, in alternation (bench/paired.py).  Results go to --out as
+JSON after every peer (a run cut short keeps what it measured); a Markdown report
+(tables, ratios, targets) is printed at the end.  See bench/README.md and
+BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import gen, limits, peers, report, workload
+from bench.paired import run_paired
 from bench.profile import Profiler, hot_spots
 from bench.stats import loadavg, median_run, proc_cpu
 
@@ -233,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
                     "request, at a smaller N in an earlier run, and medallion's object reads "
                     "grow as N² (filters/basic_filter.py sort_and_paginate)",
                     help="why the --medallion-skip operations are not attempted (recorded)")
+    ap.add_argument("--paired", default="auto", metavar="SWITCHES",
+                    help="settings (of " + ", ".join(peers.VARIANT_OF) + ") whose cost is "
+                    "also measured side by side: Liaison with the setting on and off, both "
+                    "running, ingest and reads in alternation (bench/paired.py); 'auto': "
+                    "those whose variant peer is in --peers; '' for none [%(default)s]")
     ap.add_argument("--snapshot", default=None, metavar="REV",
                     help="benchmark the committed source of REV (e.g. HEAD; 'git archive' of "
                     "its src/), or 'worktree' (a copy of src/ as it is now), or a directory "
@@ -249,6 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [p for p in peer_names if p not in peers.PEERS]
     if unknown:
         ap.error(f"unknown peer(s) {', '.join(unknown)}: use {', '.join(peers.PEERS)}")
+    if args.paired == "auto":
+        paired = [sw for sw, peer in peers.VARIANT_OF.items() if peer in peer_names]
+    else:
+        paired = [sw.strip() for sw in args.paired.split(",") if sw.strip()]
+        bad = [sw for sw in paired if sw not in peers.VARIANT_OF]
+        if bad:
+            ap.error(f"unknown setting(s) for --paired: {', '.join(bad)}: use "
+                     f"{', '.join(peers.VARIANT_OF)}")
     out = args.out or RESULTS / f"bench-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     if "medallion" in peer_names:
@@ -373,6 +389,11 @@ def main(argv: list[str] | None = None) -> int:
             save()
             if args.profile and peer == "liaison-sqlite" and n == (args.profile_size or max(sizes)):
                 _profile_pass(peer, ds, budget, opts, args.profile, doc, n)
+            save()
+        for switch in paired:
+            log(f"N = {n:,}: the cost of {switch}, side by side (load {loadavg():.2f})")
+            run.setdefault("paired", {})[switch] = run_paired(switch, ds, budget,
+                                                              page=args.page, log=log)
             save()
         del ds
         gc.unfreeze()

@@ -49,30 +49,41 @@ def _timeout(dl: Deadline) -> httpx.Timeout:
     return httpx.Timeout(max(1.0, dl.remaining() + 1.0), connect=10.0)
 
 
+def post_envelope(c: httpx.Client, server: Server, env: bytes, dl: Deadline,
+                  ) -> tuple[dict | None, str | None, int]:
+    """POST one envelope and follow its status (§4.3) until `complete` or the deadline:
+    (the last status, None, polls), or (None, why it failed, polls)."""
+    try:
+        r = c.post(server.objects_url, content=env, headers={"Content-Type": TAXII},
+                   timeout=_timeout(dl))
+    except httpx.TimeoutException:
+        return None, "no answer before the time budget ran out", 0
+    if r.status_code != 202:
+        return None, f"HTTP {r.status_code} {r.text[:300]}", 0
+    status = orjson.loads(r.content)
+    polls = 0
+    while status.get("status") != "complete" and not dl.expired():
+        time.sleep(0.05)
+        polls += 1
+        status = orjson.loads(c.get(server.status_url(status["id"])).content)
+    return status, None, polls
+
+
 def ingest(server: Server, ds: Dataset, budget: Budget, log: Callable) -> dict:
     dl = Deadline(budget.op_cap)
     lat: list[float] = []
     done = ok = failed = polls = 0
     errors: list[str] = []
-    headers = {"Content-Type": TAXII}
     report_every = max(1, len(ds.envelopes) // 10)
     with _client(server) as c:  # made before the clock starts, as for the walks
         t0 = time.perf_counter()
         for i, env in enumerate(ds.envelopes):
             t = time.perf_counter()
-            try:
-                r = c.post(server.objects_url, content=env, headers=headers, timeout=_timeout(dl))
-            except httpx.TimeoutException:
-                errors.append(f"envelope {i}: no answer before the time budget ran out")
+            status, error, n_polls = post_envelope(c, server, env, dl)
+            polls += n_polls
+            if status is None:
+                errors.append(f"envelope {i}: {error}")
                 break
-            if r.status_code != 202:
-                errors.append(f"envelope {i}: HTTP {r.status_code} {r.text[:300]}")
-                break
-            status = orjson.loads(r.content)
-            while status.get("status") != "complete" and not dl.expired():
-                time.sleep(0.05)
-                polls += 1
-                status = orjson.loads(c.get(server.status_url(status["id"])).content)
             lat.append(time.perf_counter() - t)
             ok += int(status.get("success_count", 0))
             failed += int(status.get("failure_count", 0))

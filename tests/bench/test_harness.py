@@ -1,7 +1,8 @@
 """The benchmark harness runs end to end at a tiny N and measures what it claims to.
 
 One `python -m bench.run` at N = 300 (envelopes of 100, liaison-sqlite only, small
-repetition counts and budgets; no medallion, no PostgreSQL), then checks that every
+repetition counts and budgets, and the audit's side-by-side pair; no medallion, no
+PostgreSQL), then checks that every
 operation finished with sane answers — the objects counted, lookups that find the
 values present in the dataset and only those, searches that find something, a partner
 that receives a good share — and that the report renders.  Speed is never asserted.
@@ -10,6 +11,7 @@ that receives a good share — and that the report renders.  Speed is never asse
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -33,7 +35,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
     cmd = [sys.executable, "-m", "bench.run", "--sizes", str(N), "--envelope", "100",
            "--peers", "liaison-sqlite", "--reps", "5", "--single-gets", "20", "--lookups", "20",
            "--lookup-batches", "2", "--searches", "8", "--op-cap", "60", "--latency-cap", "10",
-           "--out", str(out)]
+           "--paired", "audit", "--out", str(out)]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=180,
                           check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -136,6 +138,65 @@ def test_targets_compare_the_variants() -> None:
     del merged["runs"]["2000"]["peers"]["liaison-sqlite-noindex"]
     index = [t for t in report.targets(merged) if "search index" in t["target"]]
     assert len(index) == 1 and index[0]["verdict"] == "not measured"
+
+
+def test_the_side_by_side_pair_alternates_and_counts_everything(result: dict) -> None:
+    """Both servers of the pair get every envelope, the first server swaps from one
+    envelope to the next, the walks alternate at least `ROUNDS` times and both servers
+    return the same objects; the audit target row says how it was measured."""
+    from bench.paired import ROUNDS
+
+    pair = result["runs"][str(N)]["paired"]["audit"]
+    assert "invalid" not in pair, pair
+    base, variant = pair["base"], pair["variant"]
+    assert (base, variant) == ("liaison-sqlite", "liaison-sqlite-noaudit")
+    assert pair["switch"]["honoured"] is True
+    assert pair["ingest"]["first_two_envelopes"]["order"] == [base, variant, variant, base]
+    for name in (base, variant):
+        assert pair["ingest"][name]["objects"] == N and pair["ingest"][name]["seconds"] > 0
+    for kind in ("full_read", "partner_read"):
+        r = pair[kind]
+        assert "invalid" not in r and r["rounds"] >= ROUNDS and len(r["objects"]) == 1
+        for name in (base, variant):
+            assert len(r[name]["walks_per_s"]) == r["rounds"]
+            assert r[name]["objects_per_s"] == statistics.median(r[name]["walks_per_s"])
+    assert pair["full_read"]["objects"][0] > pair["partner_read"]["objects"][0] > 0
+    rows = [line for line in result["_stdout"].splitlines() if "audit on" in line]
+    assert len(rows) == 3 and all("side by side" in line for line in rows), rows
+
+
+def test_side_by_side_figures_decide_the_cost_targets() -> None:
+    """With a pair, its figure is the verdict and the separate runs' goes in the note;
+    a pair marked invalid falls back to the separate runs."""
+    def peer(rate: float) -> dict:
+        return {"ingest": {"us_per_object": 1e6 / rate, "objects_per_s": rate, "finished": True},
+                "full_read": {"objects_per_s": rate, "finished": True},
+                "partner_read": {"objects_per_s": rate, "finished": True},
+                "switch": {"honoured": True}}
+
+    def side(base_rate: float, variant_rate: float, variant: str) -> dict:
+        figures = {"liaison-sqlite": {"objects_per_s": base_rate},
+                   variant: {"objects_per_s": variant_rate}}
+        return {"base": "liaison-sqlite", "variant": variant,
+                **{op: {**figures, "rounds": 9} for op in ("ingest", "full_read", "partner_read")}}
+
+    merged = {"runs": {"5000": {
+        "peers": {"liaison-sqlite": peer(75_000), "liaison-sqlite-noaudit": peer(100_000),
+                  "liaison-sqlite-noindex": peer(100_000)},
+        "paired": {"audit": side(90_000, 100_000, "liaison-sqlite-noaudit"),
+                   "search_index": side(75_000, 100_000, "liaison-sqlite-noindex")}}}}
+    audit = [t for t in report.targets(merged) if "audit on" in t["target"]]
+    assert [t["measured"] for t in audit] == [pytest.approx(0.9)] * 3
+    assert all(t["pass"] for t in audit)
+    assert "separate runs, minutes apart: 0.75×" in audit[2]["note"]
+    assert "median of 9" in audit[2]["note"] and "no audit entry" in audit[1]["note"]
+    index = next(t for t in report.targets(merged) if "search index" in t["target"])
+    assert index["measured"] == pytest.approx(100 / 75) and index["pass"] is False
+    assert "envelopes alternating" in index["note"]
+    merged["runs"]["5000"]["paired"]["audit"]["invalid"] = "failed: boom"
+    audit = [t for t in report.targets(merged) if "audit on" in t["target"]]
+    assert [t["measured"] for t in audit] == [pytest.approx(0.75)] * 3
+    assert all(t["pass"] is False and "separate runs" in t["note"] for t in audit)
 
 
 def test_a_wrong_lookup_answer_is_invalid() -> None:
