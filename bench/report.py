@@ -399,7 +399,8 @@ def _cost_rows(merged: dict, switch: str, variant: str, ops: tuple[str, ...],
             if paired is not None:
                 x, how = paired
                 note = how + ("" if separate is None else
-                              f"; in separate runs, minutes apart: {separate:.2f}×")
+                              "; in separate runs, minutes apart: "
+                              f"{row(separate, op)['measured']:.2f}×")
                 out.append({**row(x, op), "target": t, "note": note})
             elif separate is not None and not why:
                 note = (_cpu_note(var, base, op, "without / with the audit") if switch == "audit"

@@ -142,7 +142,7 @@ def test_targets_compare_the_variants() -> None:
 
 def test_the_side_by_side_pair_alternates_and_counts_everything(result: dict) -> None:
     """Both servers of the pair get every envelope, the first server swaps from one
-    envelope to the next, the walks alternate at least `ROUNDS` times and both servers
+    envelope to the next, a short ingest is repeated, the walks alternate at least `ROUNDS` times and both servers
     return the same objects; the audit target row says how it was measured."""
     from bench.paired import ROUNDS
 
@@ -154,6 +154,10 @@ def test_the_side_by_side_pair_alternates_and_counts_everything(result: dict) ->
     assert pair["ingest"]["first_two_envelopes"]["order"] == [base, variant, variant, base]
     for name in (base, variant):
         assert pair["ingest"][name]["objects"] == N and pair["ingest"][name]["seconds"] > 0
+    # A short paired ingest is made three times, into fresh pairs; the median ratio kept.
+    ratios = pair["ingest"]["ratios"]
+    kept = pair["ingest"][base]["objects_per_s"] / pair["ingest"][variant]["objects_per_s"]
+    assert len(ratios) == 3 and kept == pytest.approx(sorted(ratios)[1])
     for kind in ("full_read", "partner_read"):
         r = pair[kind]
         assert "invalid" not in r and r["rounds"] >= ROUNDS and len(r["objects"]) == 1
@@ -193,6 +197,7 @@ def test_side_by_side_figures_decide_the_cost_targets() -> None:
     index = next(t for t in report.targets(merged) if "search index" in t["target"])
     assert index["measured"] == pytest.approx(100 / 75) and index["pass"] is False
     assert "envelopes alternating" in index["note"]
+    assert "separate runs, minutes apart: 1.33×" in index["note"]  # µs, as the figure
     merged["runs"]["5000"]["paired"]["audit"]["invalid"] = "failed: boom"
     audit = [t for t in report.targets(merged) if "audit on" in t["target"]]
     assert [t["measured"] for t in audit] == [pytest.approx(0.75)] * 3
