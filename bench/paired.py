@@ -35,10 +35,10 @@ from bench.gen import Dataset
 from bench.stats import Deadline, proc_cpu
 from bench.workload import Budget, _client, _walk, post_envelope
 
-ROUNDS = 5
+ROUNDS = 7
 """Each read is walked at least this many times on each server."""
 MAX_ROUNDS = 25
-ROUND_TIME_S = 4.0
+ROUND_TIME_S = 10.0
 """Short walks are repeated (up to `MAX_ROUNDS`) until one kind has taken this long."""
 INGESTS = 3
 SHORT_INGEST_S = 20.0

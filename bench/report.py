@@ -447,6 +447,39 @@ def audit_cost(merged: dict) -> list[dict]:
     return rows
 
 
+def paired_table(run: dict) -> list[str]:
+    """The side-by-side pairs of one N (bench/paired.py): each server's figure and the
+    ratio, per setting and operation."""
+    rows = []
+    for switch, p in sorted(run.get("paired", {}).items()):
+        base, variant = p.get("base"), p.get("variant")
+        if p.get("invalid"):
+            rows.append(f"| {switch} | — | — | — | — | INVALID: {p['invalid'][:200]} |")
+            continue
+        for op in ("ingest", "full_read", "partner_read"):
+            r = p.get(op)
+            if not isinstance(r, dict):
+                continue
+            a = r.get(base, {}).get("objects_per_s")
+            b = r.get(variant, {}).get("objects_per_s")
+            if not a or not b:
+                continue
+            how = (f"{len(r['ratios'])} paired ingests: "
+                   + ", ".join(f"{x:.2f}" for x in r["ratios"]) + "; median kept"
+                   if op == "ingest" and len(r.get("ratios", ())) > 1 else
+                   "one paired ingest" if op == "ingest" else
+                   f"median of {r.get('rounds')} walks each")
+            if r.get("invalid"):
+                how = f"INVALID: {r['invalid']}"
+            rows.append(f"| {switch} | {op} | {a:,.0f} | {b:,.0f} | {a / b:.2f}× | {how} |")
+    if not rows:
+        return []
+    return ["Side by side (both servers running, work alternating; bench/paired.py), "
+            "objects/s:", "",
+            f"| setting | operation | {LIAISON} | with it off | on / off | how |",
+            "|---|---|---|---|---|---|", *rows, ""]
+
+
 def render(merged: dict) -> str:
     lines: list[str] = []
     m = merged.get("machine") or {}
@@ -463,6 +496,7 @@ def render(merged: dict) -> str:
                          f"{ds.get('envelopes', 0)} envelopes, {ds.get('mib', 0):.1f} MiB of JSON.")
             lines.append("")
         lines += table(n, run)
+        lines += paired_table(run)
         notes = [f"- {p}: {note}" for p, r in run["peers"].items() for note in r.get("notes", [])]
         for p, r in run["peers"].items():
             if r.get("audit_entries") is not None:

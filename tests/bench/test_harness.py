@@ -165,6 +165,7 @@ def test_the_side_by_side_pair_alternates_and_counts_everything(result: dict) ->
             assert len(r[name]["walks_per_s"]) == r["rounds"]
             assert r[name]["objects_per_s"] == statistics.median(r[name]["walks_per_s"])
     assert pair["full_read"]["objects"][0] > pair["partner_read"]["objects"][0] > 0
+    assert "| audit | partner_read |" in result["_stdout"]  # the pair's own table
     rows = [line for line in result["_stdout"].splitlines() if "audit on" in line]
     assert len(rows) == 3 and all("side by side" in line for line in rows), rows
 
