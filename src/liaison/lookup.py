@@ -365,8 +365,8 @@ class Finder:
 
 def _key(n: int, p: Probe) -> ValueKey:
     if p.net is not None and p.net.lo is not None and p.net.hi is not None:
-        return ValueKey(n, (), (), p.net.lo, p.net.hi, tuple(ob.containing_starts(p.net)),
-                        p.net.lo != p.net.hi)
+        return ValueKey(n, (), (), p.net.lo, p.net.hi, p.net.lo != p.net.hi,
+                        ob.family_bits(p.net.kind))
     return ValueKey(n, p.exact, p.kinds)
 
 
@@ -379,8 +379,7 @@ def _distinct(values: Iterable[tuple[str, str, bytes | None, bytes | None, str]]
 
 
 def _value_key(n: int, v: tuple[str, str, bytes | None, bytes | None, str]) -> ValueKey:
-    kind, value, lo, hi, via = v
+    kind, value, lo, hi, _via = v
     if lo is not None and hi is not None:
-        net = ob.Observable(kind, value, lo, hi, via)
-        return ValueKey(n, (), (), lo, hi, tuple(ob.containing_starts(net)), lo != hi)
+        return ValueKey(n, (), (), lo, hi, lo != hi, ob.family_bits(kind))
     return ValueKey(n, (value,), (kind,))

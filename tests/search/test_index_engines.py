@@ -179,6 +179,24 @@ def test_deleting_a_version_removes_its_index_rows(loaded: NodeFixture) -> None:
                  "(SELECT date_added FROM objects)") == [(0,)]
 
 
+def _recorded(fx: NodeFixture, values: list[str],
+              ) -> tuple[list[set[int]], list[tuple[str, list[object]]]]:
+    """What a lookup of `values` finds, and the (query, parameters) the store ran."""
+    store = fx.node.store
+    seen: list[tuple[str, list[object]]] = []
+    real = store._all  # type: ignore[attr-defined]
+
+    def recording(query: str, params: Any = ()) -> list[Any]:
+        seen.append((query, list(params)))
+        return real(query, params)
+
+    store._all = recording  # type: ignore[attr-defined]
+    try:
+        return _found(fx, values), seen
+    finally:
+        del store._all  # type: ignore[attr-defined]
+
+
 def _rows(fx: NodeFixture, sql: str) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in fx.node.store._all(sql)]  # type: ignore[attr-defined]
 
@@ -340,18 +358,8 @@ def test_exact_lookups_use_the_value_index_that_leaves_addresses_out(
                        "'observables_by_value'" if sqlite else "SELECT indexdef FROM "
                        "pg_indexes WHERE indexname = 'observables_by_value'")[0][0]
     assert "lo is null" in definition.lower(), definition
-    seen: list[tuple[str, list[object]]] = []
-    real = store._all  # type: ignore[attr-defined]
-
-    def recording(query: str, params: Any = ()) -> list[Any]:
-        seen.append((query, list(params)))
-        return real(query, params)
-
-    store._all = recording  # type: ignore[attr-defined]
-    try:
-        assert _found(loaded, ["one.example", "192.0.2.1"]) == [{12}, {13}]
-    finally:
-        del store._all  # type: ignore[attr-defined]
+    found, seen = _recorded(loaded, ["one.example", "192.0.2.1"])
+    assert found == [{12}, {13}]
     [(query, params)] = [(q, p) for q, p in seen if "value IN" in q]
     with store._write() as tx:  # type: ignore[attr-defined]
         if not sqlite:
@@ -359,3 +367,61 @@ def test_exact_lookups_use_the_value_index_that_leaves_addresses_out(
         plan = str(tx.execute(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + query,
                               params).fetchall())
     assert "observables_by_value" in plan, plan
+
+
+# Block sizes of OBJECTS' addresses (bit length of hi - lo): single addresses 0, the
+# IPv4 /24 8, the /8 24, the IPv6 /48 80 and /32 96.
+SPANS = {0, 8, 24, 80, 96}
+
+
+def _range_probes(fx: NodeFixture, value: str) -> tuple[set[int], int]:
+    """(what a lookup of `value` finds, how many block starts its range query probed)."""
+    store = fx.node.store
+    [found], seen = _recorded(fx, [value])
+    probes = [q.split("lo IN (", 1)[1].split(")", 1)[0].count(store._mark)  # type: ignore[attr-defined]
+              for q, _ in seen if "lo IN (" in q]
+    return found, sum(probes)
+
+
+def test_the_range_index_is_probed_only_at_the_block_sizes_held(loaded: NodeFixture) -> None:
+    """A lookup of an IPv4 address used to probe the range index at all 33 block sizes
+    that could contain it; ingest now records the sizes the store holds (schema 8,
+    `observable_spans`) and a lookup probes only those — and a block of a new size,
+    ingested later, is found at once."""
+    assert {r[0] for r in _rows(loaded, "SELECT span FROM observable_spans")} == SPANS
+    assert _range_probes(loaded, "10.1.2.3") == ({6, 11}, 3)  # /32, /24, /8: not 33
+    assert _range_probes(loaded, "2001:db8:abcd::1") == ({2, 17}, 3)  # /128, /48, /32
+    ex = loaded.node.exchange
+    ex.add_envelope(_admin(loaded), "main", orjson.dumps({"objects": [
+        indicator(40, "[ipv4-addr:value = '172.16.0.0/12']", "a /12")]}))
+    assert {r[0] for r in _rows(loaded, "SELECT span FROM observable_spans")} == SPANS | {20}
+    assert _range_probes(loaded, "172.20.1.1") == ({40}, 4)
+    # Reindexing records the sizes anew.
+    with loaded.node.store._write() as tx:  # type: ignore[attr-defined]
+        tx.execute("DELETE FROM observable_spans")
+    assert not any(_found(loaded, ["10.1.2.3", "172.20.1.1"]))
+    loaded.node.exchange.finder.reindex(batch=4)
+    assert {r[0] for r in _rows(loaded, "SELECT span FROM observable_spans")} == SPANS | {20}
+    test_lookup_finds_equal_things(loaded)
+
+
+def test_the_upgrade_to_schema_8_keeps_every_block_size_of_an_existing_store(
+        loaded: NodeFixture) -> None:
+    """A store with address rows from before schema 8 gets every size (0-128: a lookup
+    probes as it did before); one without gets none (ingest adds what comes)."""
+    from liaison.storage import migrations
+
+    [schema8] = [m for m in migrations.available(loaded.node.store.engine) if m.version == 8]
+    fill = migrations.split_statements(schema8.sql)[1]
+    store = loaded.node.store
+    with store._write() as tx:  # type: ignore[attr-defined]
+        tx.execute("DELETE FROM observable_spans")
+        tx.execute(fill)
+    assert sorted(r[0] for r in _rows(loaded, "SELECT span FROM observable_spans")) == list(
+        range(129))
+    test_lookup_finds_equal_things(loaded)
+    with store._write() as tx:  # type: ignore[attr-defined]
+        tx.execute("DELETE FROM observable_spans")
+        tx.execute("DELETE FROM observables")
+        tx.execute(fill)
+    assert _rows(loaded, "SELECT span FROM observable_spans") == []

@@ -85,10 +85,17 @@ def test_any_address_or_block_round_trips(address: object, data: st.DataObject) 
     else:
         assert found.kind == ("ipv4" if bits == 32 else "ipv6")
         assert (found.lo, found.hi) == (first, last)
-    starts = ob.containing_starts(found)
+    # The blocks that can contain it, one per size from its own up to the whole family.
+    bits, own = ob.family_bits(found.kind), ob.span(found.lo, found.hi)
+    starts = ob.block_starts(found.lo, found.hi, bits, range(129))
     assert found.lo in starts  # the block contains itself
-    assert len(starts) == (33 if found.kind == "ipv4" else 129) - (
-        (int.from_bytes(found.hi, "big") - int.from_bytes(found.lo, "big")).bit_length())
+    assert len(starts) == bits + 1 - own == (33 if found.kind == "ipv4" else 129) - own
+    for n, start in zip(range(own, bits + 1), starts, strict=True):
+        end = (int.from_bytes(start, "big") | ((1 << n) - 1)).to_bytes(16, "big")
+        assert start <= found.lo and found.hi <= end and ob.span(start, end) == n
+    # Only the sizes asked for (the ones a store holds), never one smaller than itself.
+    want = [found.lo, starts[-1]] if own < bits else [found.lo]
+    assert ob.block_starts(found.lo, found.hi, bits, {own, bits, 129}) == want
 
 
 DOMAINS = [

@@ -46,7 +46,6 @@ MAX_VALUE = 1000
 
 V4_BASE = b"\x00" * 10 + b"\xff\xff"
 """IPv4 bounds live in ::ffff:0:0/96, so one 16-byte ordering covers both families."""
-_ONES = (1 << 128) - 1
 
 
 class Observable(NamedTuple):
@@ -121,26 +120,24 @@ def ip(text: str, via: str = "object") -> Observable | None:
     return Observable("ipv6", text, lo, hi, via)
 
 
-def v4_prefixes(lo: bytes, upto: int = 32) -> list[bytes]:
-    """The start address of every IPv4 block (/0 … /`upto`) containing the address `lo`."""
-    a = int.from_bytes(lo[12:], "big")
-    return [V4_BASE + (a & ((0xFFFFFFFF << (32 - p)) & 0xFFFFFFFF)).to_bytes(4, "big")
-            for p in range(upto + 1)]
+def span(lo: bytes, hi: bytes) -> int:
+    """The size of the block [lo, hi] as a bit count: 0 for one address, 8 for an IPv4
+    /24 or an IPv6 /120 (the range index is probed only at the spans a store holds)."""
+    return (int.from_bytes(hi, "big") - int.from_bytes(lo, "big")).bit_length()
 
 
-def v6_prefixes(lo: bytes, upto: int = 128) -> list[bytes]:
-    """The start address of every IPv6 block (/0 … /`upto`) containing the address `lo`."""
-    a = int.from_bytes(lo, "big")
-    return [(a & ((_ONES << (128 - p)) & _ONES)).to_bytes(16, "big") for p in range(upto + 1)]
+def family_bits(kind: str) -> int:
+    """How many bits an address of this kind has (IPv4 is stored IPv4-mapped)."""
+    return 32 if kind == "ipv4" else 128
 
 
-def containing_starts(o: Observable) -> list[bytes]:
-    """Starts of the blocks of `o`'s family that contain all of `o` (itself included)."""
-    assert o.lo is not None and o.hi is not None
-    span = (int.from_bytes(o.hi, "big") - int.from_bytes(o.lo, "big")).bit_length()
-    if o.kind == "ipv4":
-        return v4_prefixes(o.lo, 32 - span)
-    return v6_prefixes(o.lo, 128 - span)
+def block_starts(lo: bytes, hi: bytes, bits: int, spans: Iterable[int]) -> list[bytes]:
+    """The start of each block of the given `spans` that contains all of [lo, hi]: the
+    address with its low `span` bits cleared, for the spans from [lo, hi]'s own up to
+    its family's `bits` (an IPv4 block of span 8 is a /24)."""
+    low = int.from_bytes(lo, "big")
+    own = span(lo, hi)
+    return [((low >> n) << n).to_bytes(16, "big") for n in sorted(spans) if own <= n <= bits]
 
 
 # -- names ---------------------------------------------------------------------------------

@@ -46,10 +46,12 @@ class ValueKey:
     """Restrict exact matches to these kinds (empty: any kind)."""
     lo: bytes | None = None
     hi: bytes | None = None
-    starts: tuple[bytes, ...] = ()
-    """Starts of the blocks that contain [lo, hi] (range index seeks)."""
     inside: bool = False
     """Also what lies inside [lo, hi] (the value is a block)."""
+    bits: int = 128
+    """The address width of [lo, hi]'s family (32: IPv4, stored IPv4-mapped): the
+    blocks that may contain it span up to this many bits.  The range index is probed
+    at the block sizes the store holds (`observables.block_starts`)."""
 
 
 @dataclass(frozen=True, slots=True)

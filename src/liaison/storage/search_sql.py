@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from liaison.search.observables import block_starts, span
 from liaison.storage.base import IndexedValue
 from liaison.storage.policy_sql import visible_sql
 from liaison.storage.search_base import (
@@ -148,6 +149,7 @@ class SearchSQL:
 
     def _write_index(self, tx: Any, values: list[tuple[Any, ...]],
                      docs: list[tuple[int, tuple[str, str, str]]]) -> None:
+        self._note_spans(tx, {span(v[3], v[4]) for v in values if v[3] is not None})
         if self.engine == "sqlite":
             if values:
                 tx.executemany("INSERT INTO observables (date_added, kind, value, lo, hi, via) "
@@ -166,6 +168,22 @@ class SearchSQL:
             with tx.copy("COPY search_text (date_added, doc) FROM STDIN") as copy:
                 for d, f in docs:
                     copy.write_row((d, tsvector(f)))
+
+    def _note_spans(self, tx: Any, spans: set[int]) -> None:
+        """Record the block sizes of new address rows in `observable_spans` (only the
+        ones it lacks: once a feed's sizes are known, ingest writes nothing there)."""
+        if not spans:
+            return
+        known = {int(r[0]) for r in tx.execute("SELECT span FROM observable_spans").fetchall()}
+        new = sorted(spans - known)
+        if not new:
+            return
+        rows = ", ".join(f"({self._mark})" for _ in new)
+        conflict = " ON CONFLICT (span) DO NOTHING"
+        tx.execute(f"INSERT INTO observable_spans (span) VALUES {rows}{conflict}", new)
+
+    def _spans(self) -> set[int]:
+        return {int(r[0]) for r in self._all("SELECT span FROM observable_spans")}
 
     def index_pending(self, after: int, limit: int) -> list[tuple[int, str, bytes]]:
         """(date_added, type, body) of stored versions after `after` (for `reindex`)."""
@@ -288,18 +306,22 @@ class SearchSQL:
         m = self._mark
         cols = ("SELECT v.lo, v.hi, v.value, v.kind, v.via, v.date_added FROM v CROSS JOIN "
                 f"objects o WHERE o.date_added = v.date_added{latest} AND {pred}")
+        held = self._spans() if nets else set()
         for i in range(0, len(nets), _RANGE_KEYS):
             batch = nets[i : i + _RANGE_KEYS]
-            starts = sorted({s for k in batch for s in k.starts})
             by_start: dict[bytes, list[ValueKey]] = {}
             for k in batch:
-                for s in k.starts:
+                assert k.lo is not None and k.hi is not None
+                for s in block_starts(k.lo, k.hi, k.bits, held):
                     by_start.setdefault(s, []).append(k)
-            low = min(k.hi for k in batch if k.hi is not None)
-            rows = self._all(
-                f"{_FIRST}(SELECT lo, hi, value, kind, via, date_added FROM observables WHERE "
-                f"lo IN ({self._marks(len(starts))}) AND hi >= {m}) {cols}",
-                [*starts, low, *pparams])
+            starts = sorted(by_start)
+            rows = []
+            if starts:
+                low = min(k.hi for k in batch if k.hi is not None)
+                rows = self._all(
+                    f"{_FIRST}(SELECT lo, hi, value, kind, via, date_added FROM observables "
+                    f"WHERE lo IN ({self._marks(len(starts))}) AND hi >= {m}) {cols}",
+                    [*starts, low, *pparams])
             hits: dict[int, dict[int, tuple[int, str, str, str]]] = {}
             for lo, hi, value, kind, via, d in rows:
                 for k in by_start.get(bytes(lo), ()):
