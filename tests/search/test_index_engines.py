@@ -14,6 +14,7 @@ import pytest
 
 from liaison.node import Node, init_node
 from liaison.storage.base import Principal, VersionFilter
+from liaison.storage.search_sql import SearchSQL
 from tests.conftest import NodeFixture, database_for, needs_postgres
 
 T1, T2 = "2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z"
@@ -179,33 +180,39 @@ def test_deleting_a_version_removes_its_index_rows(loaded: NodeFixture) -> None:
                  "(SELECT date_added FROM objects)") == [(0,)]
 
 
-def _recorded(fx: NodeFixture, values: list[str],
+def _sql(fx: NodeFixture) -> SearchSQL:
+    """The node's store as the SQL it runs: `Node.store` is typed as the `Store`
+    contract, and both engines' stores are `SearchSQL` (the index's queries)."""
+    store = fx.node.store
+    assert isinstance(store, SearchSQL)
+    return store
+
+
+def _recorded(fx: NodeFixture, values: list[str], monkeypatch: pytest.MonkeyPatch,
               ) -> tuple[list[set[int]], list[tuple[str, list[object]]]]:
     """What a lookup of `values` finds, and the (query, parameters) the store ran."""
-    store = fx.node.store
+    store = _sql(fx)
     seen: list[tuple[str, list[object]]] = []
-    real = store._all  # type: ignore[attr-defined]
+    real = store._all
 
     def recording(query: str, params: Any = ()) -> list[Any]:
         seen.append((query, list(params)))
         return real(query, params)
 
-    store._all = recording  # type: ignore[attr-defined]
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "_all", recording)
         return _found(fx, values), seen
-    finally:
-        del store._all  # type: ignore[attr-defined]
 
 
 def _rows(fx: NodeFixture, sql: str) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in fx.node.store._all(sql)]  # type: ignore[attr-defined]
+    return [tuple(r) for r in _sql(fx)._all(sql)]
 
 
 def test_reindex_rebuilds_the_same_index(loaded: NodeFixture) -> None:
-    store = loaded.node.store
+    store = _sql(loaded)
     before = sorted(_rows(loaded, "SELECT date_added, kind, value, lo, hi, via FROM observables"))
     text_key = "rowid" if store.engine == "sqlite" else "date_added"
-    with store._write() as tx:  # type: ignore[attr-defined]
+    with store._write() as tx:
         tx.execute("DELETE FROM observables")
         tx.execute("DELETE FROM search_text")
     assert not any(_found(loaded, ["evil.example", "10.1.2.3"]))
@@ -217,21 +224,22 @@ def test_reindex_rebuilds_the_same_index(loaded: NodeFixture) -> None:
     test_lookup_finds_equal_things(loaded)
 
 
-def test_a_partner_write_indexes_in_the_same_transaction(node_fx: NodeFixture) -> None:
+def test_a_partner_write_indexes_in_the_same_transaction(
+        node_fx: NodeFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """A refused envelope writes no index rows (the index is part of the unit)."""
     cid = node_fx.add_collection("Main", "main")
-    store = node_fx.node.store
-    original = store._add_index  # type: ignore[attr-defined]
+    store = _sql(node_fx)
+    original = store._add_index
 
     def failing(tx: Any, rows: Any) -> None:
         original(tx, rows)
         raise RuntimeError("disk full")
 
-    store._add_index = failing  # type: ignore[attr-defined]
-    with pytest.raises(RuntimeError):
-        node_fx.node.exchange.add_envelope(_admin(node_fx), cid,
-                                           orjson.dumps({"objects": OBJECTS[:3]}))
-    del store._add_index  # type: ignore[attr-defined]
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "_add_index", failing)
+        with pytest.raises(RuntimeError):
+            node_fx.node.exchange.add_envelope(_admin(node_fx), cid,
+                                               orjson.dumps({"objects": OBJECTS[:3]}))
     assert _rows(node_fx, "SELECT COUNT(*) FROM observables") == [(0,)]
     assert _rows(node_fx, "SELECT COUNT(*) FROM objects") == [(0,)]
 
@@ -348,20 +356,20 @@ def test_a_huge_text_is_indexed_within_the_engines_limits(node_fx: NodeFixture) 
 
 
 def test_exact_lookups_use_the_value_index_that_leaves_addresses_out(
-        loaded: NodeFixture) -> None:
+        loaded: NodeFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """Addresses and blocks are found through the range index only, so the value index
     holds no entry for them (one random-key index entry fewer per address ingested); the
     exact lookup's own query must still be able to use that partial index."""
-    store = loaded.node.store
+    store = _sql(loaded)
     sqlite = store.engine == "sqlite"
     definition = _rows(loaded, "SELECT sql FROM sqlite_master WHERE name = "
                        "'observables_by_value'" if sqlite else "SELECT indexdef FROM "
                        "pg_indexes WHERE indexname = 'observables_by_value'")[0][0]
     assert "lo is null" in definition.lower(), definition
-    found, seen = _recorded(loaded, ["one.example", "192.0.2.1"])
+    found, seen = _recorded(loaded, ["one.example", "192.0.2.1"], monkeypatch)
     assert found == [{12}, {13}]
     [(query, params)] = [(q, p) for q, p in seen if "value IN" in q]
-    with store._write() as tx:  # type: ignore[attr-defined]
+    with store._write() as tx:
         if not sqlite:
             tx.execute("SET LOCAL enable_seqscan = off")  # a 20-row table: say what it could use
         plan = str(tx.execute(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + query,
@@ -374,30 +382,32 @@ def test_exact_lookups_use_the_value_index_that_leaves_addresses_out(
 SPANS = {0, 8, 24, 80, 96}
 
 
-def _range_probes(fx: NodeFixture, value: str) -> tuple[set[int], int]:
+def _range_probes(fx: NodeFixture, value: str, monkeypatch: pytest.MonkeyPatch,
+                  ) -> tuple[set[int], int]:
     """(what a lookup of `value` finds, how many block starts its range query probed)."""
-    store = fx.node.store
-    [found], seen = _recorded(fx, [value])
-    probes = [q.split("lo IN (", 1)[1].split(")", 1)[0].count(store._mark)  # type: ignore[attr-defined]
+    [found], seen = _recorded(fx, [value], monkeypatch)
+    mark = _sql(fx)._mark
+    probes = [q.split("lo IN (", 1)[1].split(")", 1)[0].count(mark)
               for q, _ in seen if "lo IN (" in q]
     return found, sum(probes)
 
 
-def test_the_range_index_is_probed_only_at_the_block_sizes_held(loaded: NodeFixture) -> None:
+def test_the_range_index_is_probed_only_at_the_block_sizes_held(
+        loaded: NodeFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """A lookup of an IPv4 address used to probe the range index at all 33 block sizes
     that could contain it; ingest now records the sizes the store holds (schema 8,
     `observable_spans`) and a lookup probes only those — and a block of a new size,
     ingested later, is found at once."""
     assert {r[0] for r in _rows(loaded, "SELECT span FROM observable_spans")} == SPANS
-    assert _range_probes(loaded, "10.1.2.3") == ({6, 11}, 3)  # /32, /24, /8: not 33
-    assert _range_probes(loaded, "2001:db8:abcd::1") == ({2, 17}, 3)  # /128, /48, /32
+    assert _range_probes(loaded, "10.1.2.3", monkeypatch) == ({6, 11}, 3)  # /32, /24, /8: not 33
+    assert _range_probes(loaded, "2001:db8:abcd::1", monkeypatch) == ({2, 17}, 3)  # /128, /48, /32
     ex = loaded.node.exchange
     ex.add_envelope(_admin(loaded), "main", orjson.dumps({"objects": [
         indicator(40, "[ipv4-addr:value = '172.16.0.0/12']", "a /12")]}))
     assert {r[0] for r in _rows(loaded, "SELECT span FROM observable_spans")} == SPANS | {20}
-    assert _range_probes(loaded, "172.20.1.1") == ({40}, 4)
+    assert _range_probes(loaded, "172.20.1.1", monkeypatch) == ({40}, 4)
     # Reindexing records the sizes anew.
-    with loaded.node.store._write() as tx:  # type: ignore[attr-defined]
+    with _sql(loaded)._write() as tx:
         tx.execute("DELETE FROM observable_spans")
     assert not any(_found(loaded, ["10.1.2.3", "172.20.1.1"]))
     loaded.node.exchange.finder.reindex(batch=4)
@@ -411,16 +421,16 @@ def test_the_upgrade_to_schema_8_keeps_every_block_size_of_an_existing_store(
     probes as it did before); one without gets none (ingest adds what comes)."""
     from liaison.storage import migrations
 
-    [schema8] = [m for m in migrations.available(loaded.node.store.engine) if m.version == 8]
+    [schema8] = [m for m in migrations.available(_sql(loaded).engine) if m.version == 8]
     fill = migrations.split_statements(schema8.sql)[1]
-    store = loaded.node.store
-    with store._write() as tx:  # type: ignore[attr-defined]
+    store = _sql(loaded)
+    with store._write() as tx:
         tx.execute("DELETE FROM observable_spans")
         tx.execute(fill)
     assert sorted(r[0] for r in _rows(loaded, "SELECT span FROM observable_spans")) == list(
         range(129))
     test_lookup_finds_equal_things(loaded)
-    with store._write() as tx:  # type: ignore[attr-defined]
+    with store._write() as tx:
         tx.execute("DELETE FROM observable_spans")
         tx.execute("DELETE FROM observables")
         tx.execute(fill)
