@@ -197,13 +197,13 @@ class Finder:
         if next is not None:
             offset = self.cursors.open(next, collection=_CURSOR_SCOPE, principal=principal.id,
                                        query=key)
-        if offset + size > FACET_CAP:
+        if offset >= FACET_CAP:
             raise BadRequest(f"search pages stop at {FACET_CAP} results — narrow the query")
+        size = min(size, FACET_CAP - offset)  # the last page ends at the cap
         scope, seen = self._scope(principal)
         spec = replace(self._spec(query, scope, seen), newest_first=newest,
                        all_versions=all_versions, limit=size, offset=offset)
-        rows, more = self.store.search_page(spec)
-        counted = self.store.search_facets(spec)
+        rows, more, counted = self.store.search(spec)
         released = Released()
         results = []
         for r in rows:

@@ -87,15 +87,15 @@ def test_any_address_or_block_round_trips(address: object, data: st.DataObject) 
         assert (found.lo, found.hi) == (first, last)
     # The blocks that can contain it, one per size from its own up to the whole family.
     bits, own = ob.family_bits(found.kind), ob.span(found.lo, found.hi)
-    starts = ob.block_starts(found.lo, found.hi, bits, range(129))
-    assert found.lo in starts  # the block contains itself
-    assert len(starts) == bits + 1 - own == (33 if found.kind == "ipv4" else 129) - own
-    for n, start in zip(range(own, bits + 1), starts, strict=True):
-        end = (int.from_bytes(start, "big") | ((1 << n) - 1)).to_bytes(16, "big")
+    blocks = ob.containing_blocks(found.lo, found.hi, bits, range(129))
+    assert (found.lo, found.hi) in blocks  # the block contains itself
+    assert len(blocks) == bits + 1 - own == (33 if found.kind == "ipv4" else 129) - own
+    for n, (start, end) in zip(range(own, bits + 1), blocks, strict=True):
         assert start <= found.lo and found.hi <= end and ob.span(start, end) == n
+        assert int.from_bytes(start, "big") % (1 << n) == 0  # aligned: the stored form
     # Only the sizes asked for (the ones a store holds), never one smaller than itself.
-    want = [found.lo, starts[-1]] if own < bits else [found.lo]
-    assert ob.block_starts(found.lo, found.hi, bits, {own, bits, 129}) == want
+    want = [(found.lo, found.hi), blocks[-1]] if own < bits else [(found.lo, found.hi)]
+    assert ob.containing_blocks(found.lo, found.hi, bits, {own, bits, 129}) == want
 
 
 DOMAINS = [

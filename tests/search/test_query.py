@@ -12,7 +12,7 @@ from liaison.search.query import parse
 from liaison.search.text import GAP, LIMITS, MAX_TOKEN, document, field, tokens
 from liaison.stix.timestamps import parse_timestamp
 from liaison.storage.search_base import Atom, Group
-from liaison.storage.search_sql import fts5_query, fts_tokens, ts_query, tsvector
+from liaison.storage.search_fts import fts5_query, fts_tokens, ts_query, tsvector
 
 
 def test_tokens() -> None:

@@ -218,7 +218,8 @@ def _paths() -> dict[str, Any]:
             "and observable values of the objects the caller may see.  Query language: "
             "words (all must match), \"quoted phrases\", prefix*, a OR b, -excluded, "
             "filters type:, tlp:, from:, collection:, after:, before:, added>=… "
-            "(docs/search.md).",
+            "(docs/search.md).  The newest 10,000 visible matches are ranked and counted "
+            "(total_capped says there are more; pages stop there too).",
             _ok(_ref("SearchResult"), "one page of results"),
             params=[_q("q", "The query.", required=True),
                     _q("limit", "Results per page (default 20, at most 200).", _LIMIT),

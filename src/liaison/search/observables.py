@@ -131,13 +131,20 @@ def family_bits(kind: str) -> int:
     return 32 if kind == "ipv4" else 128
 
 
-def block_starts(lo: bytes, hi: bytes, bits: int, spans: Iterable[int]) -> list[bytes]:
-    """The start of each block of the given `spans` that contains all of [lo, hi]: the
-    address with its low `span` bits cleared, for the spans from [lo, hi]'s own up to
-    its family's `bits` (an IPv4 block of span 8 is a /24)."""
+def containing_blocks(lo: bytes, hi: bytes, bits: int, spans: Iterable[int],
+                      ) -> list[tuple[bytes, bytes]]:
+    """The (start, end) bounds of each block of the given `spans` that contains all of
+    [lo, hi]: the address with its low `span` bits cleared and set, for the spans from
+    [lo, hi]'s own up to its family's `bits` (an IPv4 block of span 8 is a /24).  Every
+    stored block is aligned (`ip`), so a block of a given size is one exact pair."""
     low = int.from_bytes(lo, "big")
     own = span(lo, hi)
-    return [((low >> n) << n).to_bytes(16, "big") for n in sorted(spans) if own <= n <= bits]
+    out = []
+    for n in sorted(spans):
+        if own <= n <= bits:
+            start = (low >> n) << n
+            out.append((start.to_bytes(16, "big"), (start | ((1 << n) - 1)).to_bytes(16, "big")))
+    return out
 
 
 # -- names ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ A document field is text for SQLite FTS5's ``ascii`` tokenizer, which splits on 
 non-alphanumerics only and folds ASCII case: plain ASCII text is handed over as it is
 (it splits exactly as above, at no Python cost), other text as the tokens made here,
 joined by spaces (kept verbatim).  PostgreSQL gets a ``tsvector`` built from the same
-text by the same rule (`storage.search_sql.fts_tokens`), with no parser or dictionary
+text by the same rule (`storage.search_fts.fts_tokens`), with no parser or dictionary
 in between.  Both engines therefore hold identical terms at identical positions, and
 the same query matches the same documents on both.
 
@@ -77,7 +77,7 @@ def tokens(text: str) -> list[str]:
 def field(values: list[str], limit: int) -> str:
     """One field: the values' tokens, values separated by `GAP`, at most `limit` tokens.
 
-    The result is text for FTS5's `ascii` tokenizer (`storage.search_sql.fts_tokens`):
+    The result is text for FTS5's `ascii` tokenizer (`storage.search_fts.fts_tokens`):
     short ASCII text is passed as it is (that tokenizer splits it exactly as `tokens`
     does, and fewer characters than `limit` cannot make more tokens than `limit`);
     anything else is tokenised here and the tokens joined by spaces.  A value without

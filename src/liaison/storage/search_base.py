@@ -51,7 +51,7 @@ class ValueKey:
     bits: int = 128
     """The address width of [lo, hi]'s family (32: IPv4, stored IPv4-mapped): the
     blocks that may contain it span up to this many bits.  The range index is probed
-    at the block sizes the store holds (`observables.block_starts`)."""
+    at the block sizes the store holds (`observables.containing_blocks`)."""
 
 
 @dataclass(frozen=True, slots=True)

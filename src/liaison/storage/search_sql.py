@@ -11,118 +11,43 @@ collections by id, and a partner's collections each with `policy_sql.visible_sql
 the same predicate as TAXII reads — so result lists, counts and facets never include
 what the caller may not see.  Only the latest version of each object answers unless a
 query asks for all versions.  Queries run in two phases: first the matching
-`date_added` keys (small rows, ranked and limited in the database), then the bodies of
-the few kept.
+`date_added` keys (small rows), then the bodies of the few kept.  Both phases are
+bounded whatever the size of the store: a lookup reads each value's index entries
+newest first and stops at its cap; a search reads the newest `FACET_CAP` matches and
+ranks and counts those.
 
 Full text: SQLite FTS5 (`MATCH`, ranked by bm25 with column weights 10/4/1) and
 PostgreSQL (`@@` on a tsvector, ranked by ts_rank with weights 1/0.4/0.1), over the
-same tokens (see `search.text`), so the same query matches the same rows; the ranks
-are each engine's own, ties broken by newest first.
+same tokens (`storage.search_fts`, from `search.text`), so the same query matches the
+same rows; the ranks are each engine's own, ties broken by newest first.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from liaison.search.observables import block_starts, span
+from liaison.search.observables import containing_blocks, span
 from liaison.storage.base import IndexedValue
 from liaison.storage.policy_sql import visible_sql
 from liaison.storage.search_base import (
-    Atom,
     Facets,
     FoundRow,
-    Group,
     Scope,
     SearchSpec,
     ValueHit,
     ValueKey,
 )
+from liaison.storage.search_fts import fts5_query, ts_query, tsvector
 
 _CHUNK = 500
-_RANGE_KEYS = 24
-"""Address keys per range query (each brings up to 129 block starts)."""
+_TERMS = 32
+"""Index keys per lookup statement (`SearchSQL._newest`): one subquery each."""
 FACET_CAP = 10000
 """Counts stop here (`Facets.capped`): a count never costs more than this many rows."""
-GAP = "\u2063"
-_FIRST = "WITH v AS MATERIALIZED "
-"""Lookups read the observable index first, then join the few objects it names (a
-materialised CTE is an optimisation fence on both engines, and SQLite keeps the written
-order of a CROSS JOIN: whatever the statistics, a lookup never starts from a scan of a
-collection)."""
 _SQLITE_RANK = "bm25(search_text, 10.0, 4.0, 1.0)"
 _PG_WEIGHTS = "'{0.0, 0.1, 0.4, 1.0}'"
-
-
-# -- the engines' forms of a document and of a query ---------------------------------------
-_FTS_TOKEN = re.compile(r"[^\x00-/:-@\[-`{-\x7f]+")
-"""ASCII letters and digits, and anything not ASCII (a negated class: faster to match)."""
-_MAX_LEXEME = 2000
-"""PostgreSQL lexemes stop at 2,047 bytes: a longer token keeps its position, unindexed
-(no query can ask for it: query tokens stop at `search.text.MAX_TOKEN`)."""
-
-
-def fts_tokens(text: str) -> list[str]:
-    """The tokens FTS5's `ascii` tokenizer makes of a field: maximal runs of ASCII
-    letters and digits and non-ASCII characters, ASCII letters folded to lowercase."""
-    folded = text.lower() if text.isascii() else text.encode().lower().decode()
-    return _FTS_TOKEN.findall(folded)  # (bytes.lower folds ASCII letters only)
-
-
-def tsvector(fields: tuple[str, str, str]) -> str:
-    """A PostgreSQL tsvector literal holding exactly the tokens FTS5 makes of the three
-    fields, at the positions FTS5 sees them (a gap between fields and between values).
-    One entry per occurrence: PostgreSQL merges a lexeme's positions on input."""
-    parts: list[str] = []
-    pos = 0
-    for weight, text in zip("ABC", fields, strict=True):
-        if not text:
-            continue
-        tokens = fts_tokens(text)
-        parts += [f"'{t}':{n}{weight}" for n, t in enumerate(tokens, pos + 2)
-                  if t != GAP and (len(t) <= _MAX_LEXEME // 4 or len(t.encode()) <= _MAX_LEXEME)]
-        pos += len(tokens) + 1
-    return " ".join(parts)
-
-
-def _fts5_atom(a: Atom) -> str:
-    return '"' + " ".join(a.tokens) + '"' + ("*" if a.prefix else "")
-
-
-def _ts_atom(a: Atom) -> str:
-    parts = [f"'{t}'" for t in a.tokens]
-    if a.prefix:
-        parts[-1] += ":*"
-    return " <-> ".join(parts)
-
-
-def fts5_query(groups: Sequence[Group], positive: bool = True) -> str:
-    """FTS5 MATCH text: the positive groups ANDed, NOT each negated group (or, with
-    `positive` False, the negated groups ORed, for a NOT IN)."""
-    def group(g: Group) -> str:
-        return "(" + " OR ".join(_fts5_atom(a) for a in g.atoms) + ")"
-
-    if not positive:
-        return " OR ".join(group(g) for g in groups if g.negated)
-    text = " AND ".join(group(g) for g in groups if not g.negated)
-    for g in groups:
-        if g.negated:
-            text = f"({text}) NOT {group(g)}"
-    return text
-
-
-def ts_query(groups: Sequence[Group], positive: bool = True) -> str:
-    """The same as `fts5_query`, as tsquery input text."""
-    def group(g: Group) -> str:
-        return "(" + " | ".join(f"({_ts_atom(a)})" for a in g.atoms) + ")"
-
-    if not positive:
-        return " | ".join(group(g) for g in groups if g.negated)
-    parts = [group(g) for g in groups if not g.negated]
-    parts += ["!" + group(g) for g in groups if g.negated]
-    return " & ".join(parts)
 
 
 class SearchSQL:
@@ -266,33 +191,52 @@ class SearchSQL:
     def _latest(self, all_versions: bool) -> str:
         return "" if all_versions else " AND o.is_latest = 1"
 
+    def _newest(self, key: str, scope: Scope, all_versions: bool, cap: int,
+                keys: Sequence[list[object]]) -> list[tuple[int, str, str, str, int]]:
+        """The newest visible versions (at most `cap`) mentioning each index key, as
+        (key number, value, kind, via, date_added).  `key` is the condition on the
+        observable row `v` with the parameters of each entry of `keys` (a value, or one
+        address block).
+
+        One subquery per key, joined by UNION ALL, `_TERMS` to a statement: each reads
+        its key's index range backwards (newest first, the index holding `date_added`
+        after the key) and stops at the cap, so a value mentioned by a million objects
+        costs what one mentioned by twenty does.  SQLite keeps the written order of a
+        CROSS JOIN: a lookup starts from the index, never from a collection."""
+        pred, pparams = self._scope(scope, "o")
+        m = self._mark
+        one = ("SELECT v.value, v.kind, v.via, v.date_added FROM observables v CROSS JOIN "
+               f"objects o WHERE {key} AND o.date_added = v.date_added"
+               f"{self._latest(all_versions)} AND {pred} "
+               f"ORDER BY v.date_added DESC LIMIT {m}")
+        out: list[tuple[int, str, str, str, int]] = []
+        for i in range(0, len(keys), _TERMS):
+            chunk = keys[i : i + _TERMS]
+            text = " UNION ALL ".join(f"SELECT {n} AS t, k{n}.* FROM ({one}) k{n}"
+                                      for n in range(len(chunk)))
+            params = [p for k in chunk for p in (*k, *pparams, cap)]
+            out += [(i + int(t), value, kind, via, int(d))
+                    for t, value, kind, via, d in self._all(text, params)]
+        return out
+
     def _lookup_exact(self, keys: Sequence[ValueKey], scope: Scope, cap: int,
                       all_versions: bool, found: dict[int, list[tuple[int, str, str, str]]],
                       ) -> None:
         """Values without bounds, through the partial index `observables_by_value`
-        (`lo IS NULL`: addresses and blocks are only in `observables_by_range`)."""
+        (value, date_added) `WHERE lo IS NULL` (addresses and blocks are only in
+        `observables_by_range`)."""
         by_kinds: dict[tuple[str, ...], dict[str, list[int]]] = {}
         for k in keys:
             for value in k.exact:
                 by_kinds.setdefault(k.kinds, {}).setdefault(value, []).append(k.key)
-        pred, pparams = self._scope(scope, "o")
-        m = self._mark
         for kinds, by_value in by_kinds.items():
             values = list(by_value)
-            kind_sql = f" AND kind IN ({self._marks(len(kinds))})" if kinds else ""
-            for i in range(0, len(values), _CHUNK):
-                chunk = values[i : i + _CHUNK]
-                rows = self._all(
-                    f"{_FIRST}(SELECT value, kind, via, date_added FROM observables WHERE "
-                    f"value IN ({self._marks(len(chunk))}){kind_sql} AND lo IS NULL) "
-                    "SELECT value, kind, via, date_added FROM (SELECT v.value, v.kind, v.via, "
-                    "v.date_added, ROW_NUMBER() OVER (PARTITION BY v.value ORDER BY "
-                    "v.date_added DESC) AS rn FROM v CROSS JOIN objects o WHERE o.date_added = "
-                    f"v.date_added{self._latest(all_versions)} AND {pred}) h "
-                    f"WHERE rn <= {m}", [*chunk, *kinds, *pparams, cap])
-                for value, kind, via, d in rows:
-                    for key in by_value[value]:
-                        found.setdefault(key, []).append((int(d), kind, value, via))
+            kind_sql = f" AND v.kind IN ({self._marks(len(kinds))})" if kinds else ""
+            rows = self._newest(f"v.value = {self._mark}{kind_sql} AND v.lo IS NULL", scope,
+                                all_versions, cap, [[v, *kinds] for v in values])
+            for n, value, kind, via, d in rows:
+                for key in by_value[values[n]]:
+                    found.setdefault(key, []).append((d, kind, value, via))
         for key, hits in found.items():  # a key with several exact forms: one list
             found[key] = sorted({h[0]: h for h in reversed(hits)}.values(),
                                 key=lambda h: -h[0])[:cap]
@@ -300,45 +244,41 @@ class SearchSQL:
     def _lookup_ranges(self, keys: Sequence[ValueKey], scope: Scope, cap: int,
                        all_versions: bool, found: dict[int, list[tuple[int, str, str, str]]],
                        ) -> None:
+        """Addresses and blocks, through `observables_by_range` (lo, hi, date_added): the
+        stored blocks that contain each one, probed as exact (lo, hi) pairs at the block
+        sizes the store holds (`observable_spans`), and for a block what lies inside it."""
         nets = [k for k in keys if k.lo is not None]
-        pred, pparams = self._scope(scope, "o")
-        latest = self._latest(all_versions)
+        if not nets:
+            return
+        held = self._spans()
+        by_block: dict[tuple[bytes, bytes], list[int]] = {}
+        for k in nets:
+            assert k.lo is not None and k.hi is not None
+            for block in containing_blocks(k.lo, k.hi, k.bits, held):
+                by_block.setdefault(block, []).append(k.key)
+        blocks = list(by_block)
         m = self._mark
-        cols = ("SELECT v.lo, v.hi, v.value, v.kind, v.via, v.date_added FROM v CROSS JOIN "
-                f"objects o WHERE o.date_added = v.date_added{latest} AND {pred}")
-        held = self._spans() if nets else set()
-        for i in range(0, len(nets), _RANGE_KEYS):
-            batch = nets[i : i + _RANGE_KEYS]
-            by_start: dict[bytes, list[ValueKey]] = {}
-            for k in batch:
-                assert k.lo is not None and k.hi is not None
-                for s in block_starts(k.lo, k.hi, k.bits, held):
-                    by_start.setdefault(s, []).append(k)
-            starts = sorted(by_start)
-            rows = []
-            if starts:
-                low = min(k.hi for k in batch if k.hi is not None)
-                rows = self._all(
-                    f"{_FIRST}(SELECT lo, hi, value, kind, via, date_added FROM observables "
-                    f"WHERE lo IN ({self._marks(len(starts))}) AND hi >= {m}) {cols}",
-                    [*starts, low, *pparams])
-            hits: dict[int, dict[int, tuple[int, str, str, str]]] = {}
-            for lo, hi, value, kind, via, d in rows:
-                for k in by_start.get(bytes(lo), ()):
-                    if k.hi is not None and bytes(hi) >= k.hi:
-                        hits.setdefault(k.key, {})[int(d)] = (int(d), kind, value, via)
-            for k in batch:
-                if k.inside and k.lo is not None and k.hi is not None:
-                    for lo, hi, value, kind, via, d in self._all(
-                            f"{_FIRST}(SELECT lo, hi, value, kind, via, date_added FROM "
-                            f"observables WHERE lo >= {m} AND lo <= {m} AND hi <= {m}) "
-                            f"{cols} ORDER BY v.date_added DESC LIMIT {m}",
-                            [k.lo, k.hi, k.hi, *pparams, cap]):
-                        hits.setdefault(k.key, {})[int(d)] = (int(d), kind, value, via)
-            for key, by_date in hits.items():
-                merged = {h[0]: h for h in found.get(key, [])}
-                merged.update(by_date)
-                found[key] = sorted(merged.values(), key=lambda h: -h[0])[:cap]
+        hits: dict[int, dict[int, tuple[int, str, str, str]]] = {}
+        for n, value, kind, via, d in self._newest(f"v.lo = {m} AND v.hi = {m}", scope,
+                                                   all_versions, cap,
+                                                   [list(b) for b in blocks]):
+            for key in by_block[blocks[n]]:
+                hits.setdefault(key, {})[d] = (d, kind, value, via)
+        pred, pparams = self._scope(scope, "o")
+        for k in nets:
+            if k.inside:
+                for value, kind, via, d in self._all(
+                        "SELECT v.value, v.kind, v.via, v.date_added FROM observables v "
+                        f"CROSS JOIN objects o WHERE v.lo >= {m} AND v.lo <= {m} AND "
+                        f"v.hi <= {m} AND o.date_added = v.date_added"
+                        f"{self._latest(all_versions)} AND {pred} "
+                        f"ORDER BY v.date_added DESC LIMIT {m}",
+                        [k.lo, k.hi, k.hi, *pparams, cap]):
+                    hits.setdefault(k.key, {})[int(d)] = (int(d), kind, value, via)
+        for key, by_date in hits.items():
+            merged = {h[0]: h for h in found.get(key, [])}
+            merged.update(by_date)
+            found[key] = sorted(merged.values(), key=lambda h: -h[0])[:cap]
 
     # -- correlation -----------------------------------------------------------------------
     def object_rows(self, stix_id: str, scope: Scope) -> list[FoundRow]:
@@ -453,37 +393,48 @@ class SearchSQL:
         params += pparams
         return source, " AND ".join(where), params, rank, rank_params
 
-    def search_page(self, spec: SearchSpec) -> tuple[list[FoundRow], bool]:
-        """One page of a search (ranked, or newest first), and whether there is more."""
-        if spec.scope.empty:
-            return [], False
-        source, where, params, rank, rank_params = self._search_from(spec)
-        direction = "ASC" if self.engine == "sqlite" else "DESC"
-        order = ("o.date_added DESC" if spec.newest_first or rank == "0"
-                 else f"r {direction}, o.date_added DESC")
-        rows = self._all(
-            f"SELECT o.date_added, {rank} AS r FROM {source} WHERE {where} ORDER BY {order} "
-            f"LIMIT {self._mark} OFFSET {self._mark}",
-            [*rank_params, *params, spec.limit + 1, spec.offset])
-        keys = [int(r[0]) for r in rows]
-        found = self._found(keys[: spec.limit], spec.scope)
-        return [found[d] for d in keys[: spec.limit]], len(keys) > spec.limit
+    def search(self, spec: SearchSpec) -> tuple[list[FoundRow], bool, Facets]:
+        """One page of a search (ranked, or newest first), whether there is more, and
+        the counts (up to `FACET_CAP`, by type, collection and TLP rank — the collection
+        default for unmarked objects), from one pass over the newest `FACET_CAP` + 1
+        matches the caller may see.
 
-    def search_facets(self, spec: SearchSpec) -> Facets:
-        """How many matches the caller may see (up to `FACET_CAP`), by type, collection
-        and TLP rank (the collection default for unmarked objects)."""
+        Ranking orders those newest matches (as pages stop at `FACET_CAP` results, so
+        does what is ranked): a search costs at most that many index entries whatever
+        the size of the store — a word found in 60,000 objects of a million is not
+        ranked in full (Elasticsearch's `max_result_window` is the same 10,000).  SQLite
+        reads the FTS5 index newest first (rowid order, descending) and computes bm25 for
+        the rows it keeps; PostgreSQL ranks after the newest have been chosen."""
         if spec.scope.empty:
-            return Facets(0, False)
-        source, where, params, _, _ = self._search_from(spec)
-        rows = self._all(
-            "SELECT o.type, o.cid, COALESCE(o.tlp, (SELECT c.default_tlp FROM collections c "
-            f"WHERE c.cid = o.cid)) FROM {source} WHERE {where} LIMIT {self._mark}",
-            [*params, FACET_CAP + 1])
+            return [], False, Facets(0, False)
+        source, where, params, rank, rank_params = self._search_from(spec)
+        sqlite = self.engine == "sqlite"
+        ranked = rank != "0" and not spec.newest_first
+        newest = "s.rowid DESC" if sqlite and spec.has_text else "o.date_added DESC"
+        tlp = "COALESCE(o.tlp, (SELECT c.default_tlp FROM collections c WHERE c.cid = o.cid))"
+        m = self._mark
+        if ranked and not sqlite:
+            outer = rank.replace("s.doc", "n.doc")
+            text = (f"SELECT n.d, {outer}, n.t, n.c, n.l FROM (SELECT o.date_added AS d, "
+                    f"o.type AS t, o.cid AS c, {tlp} AS l, s.doc FROM {source} WHERE {where} "
+                    f"ORDER BY {newest} LIMIT {m}) n")
+            args = [*rank_params, *params, FACET_CAP + 1]
+        else:
+            text = (f"SELECT o.date_added, {rank if ranked else '0'}, o.type, o.cid, {tlp} "
+                    f"FROM {source} WHERE {where} ORDER BY {newest} LIMIT {m}")
+            args = [*(rank_params if ranked else []), *params, FACET_CAP + 1]
+        rows = self._all(text, args)
         capped = len(rows) > FACET_CAP
-        rows = rows[:FACET_CAP]
-        return Facets(len(rows), capped, _count(r[0] for r in rows),
-                      _count(int(r[1]) for r in rows),
-                      _count(None if r[2] is None else int(r[2]) for r in rows))
+        del rows[FACET_CAP:]
+        if ranked:  # bm25: lower is better; ts_rank: higher is better; ties: newest first
+            sign = 1.0 if sqlite else -1.0
+            rows.sort(key=lambda r: (sign * float(r[1]), -int(r[0])))
+        keys = [int(r[0]) for r in rows[spec.offset : spec.offset + spec.limit]]
+        found = self._found(keys, spec.scope)
+        facets = Facets(len(rows), capped, _count(r[2] for r in rows),
+                        _count(int(r[3]) for r in rows),
+                        _count(None if r[4] is None else int(r[4]) for r in rows))
+        return [found[d] for d in keys], len(rows) > spec.offset + spec.limit, facets
 
 
 def _count(items: Iterator[Any]) -> tuple[tuple[Any, int], ...]:
