@@ -10,7 +10,10 @@ report shows them as "n/a" for it.  For Liaison:
                  good share of the collection and never more than its agreement allows.
 - lookup_single: GET /liaison/lookup/?value=V, alternately a value present in the
                  dataset (an address, domain, URL, e-mail address or SHA-256 taken from
-                 the generated observables and indicator patterns) and one absent from it.
+                 the generated observables and indicator patterns) and one absent from it;
+                 then a fifth as many lookups of often-seen values (the hosts of the
+                 indicators' URL patterns: a few hundred mentions each at 1M, a few at 10k),
+                 whose cost must not grow with the number of mentions (`often_p50_ms`).
 - lookup_batch:  POST /liaison/lookup/ {"values": [...]} with `batch` values, half
                  present, half absent: ms per batch and values/s.
 - search:        GET /liaison/search/?q=… rotating over four kinds of query: a word of
@@ -60,6 +63,7 @@ class Probes:
     unseen: list[tuple[str, str]] = field(default_factory=list)  # (kind, value)
     words: list[str] = field(default_factory=list)  # words of indicator names
     phrases: list[tuple[str, str]] = field(default_factory=list)  # (object name, id)
+    often: list[str] = field(default_factory=list)  # URL hosts, most mentioned first
     envelopes_sampled: int = 0
 
 
@@ -75,6 +79,7 @@ def probes(ds: Dataset, pool: int = 20_000, envelopes: int = 40) -> Probes:
     values: dict[str, tuple[str, str, str]] = {}
     words: dict[str, None] = {}
     names: dict[str, tuple[str, str]] = {}
+    hosts: dict[str, int] = {}
     for e in picks:
         for obj in orjson.loads(ds.envelopes[e])["objects"]:
             t, oid = obj["type"], obj["id"]
@@ -87,6 +92,9 @@ def probes(ds: Dataset, pool: int = 20_000, envelopes: int = 40) -> Probes:
                 m = _PATTERN.fullmatch(obj.get("pattern", ""))
                 if m and m.group(1) in _PATTERN_KIND:
                     values.setdefault(m.group(3), (_PATTERN_KIND[m.group(1)], m.group(3), oid))
+                if m and m.group(1) == "url":
+                    host = m.group(3).split("://", 1)[-1].split("/", 1)[0]
+                    hosts[host] = hosts.get(host, 0) + 1
                 name = obj.get("name", "")
                 names.setdefault(name, (name, oid))
                 for w in name.split()[:2]:
@@ -102,6 +110,7 @@ def probes(ds: Dataset, pool: int = 20_000, envelopes: int = 40) -> Probes:
     r.shuffle(p.words)
     p.phrases = sorted(names.values())
     r.shuffle(p.phrases)
+    p.often = sorted(hosts, key=lambda h: (-hosts[h], h))[:50]
     for i in range(max(1000, min(pool, len(p.seen)))):
         kind = ("ipv4", "domain", "url", "email", "hash")[i % 5]
         # First octets 211-219 never occur (the generator draws 10-209); .example never.
@@ -211,7 +220,40 @@ def lookup_single(server: Server, ds: Dataset, count: int, repeat: Callable) -> 
     out["seen_p50_ms"] = latency_summary(lat[0::2]).get("p50_ms")
     out["unseen_p50_ms"] = latency_summary(lat[1::2]).get("p50_ms")
     out["distinct_seen_values"] = len(p.seen)
+    if p.often:
+        out.update(_often(server, p.often, max(10, count // 5), repeat))
     return _finish(out, tally)
+
+
+def _often(server: Server, hosts: list[str], count: int, repeat: Callable) -> dict:
+    """Lookups of values mentioned by many objects (the hosts of URL patterns): each
+    must be seen, with at most the default 20 hits (and `more` when there are more)."""
+    lat: list[float] = []
+    hits: list[int] = []
+    problems: list[str] = []
+
+    def request(c: httpx.Client, i: int, to: httpx.Timeout) -> httpx.Response:
+        return c.get(f"{server.base}/liaison/lookup/", params={"value": hosts[i % len(hosts)]},
+                     timeout=to)
+
+    def check(r: httpx.Response, i: int) -> str | None:
+        answers = orjson.loads(r.content).get("values") if r.status_code == 200 else None
+        if not answers or not answers[0].get("seen") or len(answers[0]["hits"]) > 20:
+            problems.append(f"often-seen {hosts[i % len(hosts)]!r}: HTTP {r.status_code}, "
+                            f"{r.text[:200]}")
+            return None
+        hits.append(len(answers[0]["hits"]) + (1000 if answers[0].get("more") else 0))
+        return None
+
+    res = repeat(server, count, request, check, lat)
+    summary = latency_summary(lat)
+    out = {"often_p50_ms": summary.get("p50_ms"), "often_p95_ms": summary.get("p95_ms"),
+           "often_count": len(lat), "often_capped": sum(h >= 1000 for h in hits),
+           "often_hits_median": sorted(h % 1000 for h in hits)[len(hits) // 2] if hits else 0}
+    if problems or not res.get("finished"):  # no figure, and says why
+        out["often_p50_ms"] = out["often_p95_ms"] = None
+        out["often_invalid"] = problems[0] if problems else "did not finish"
+    return out
 
 
 def lookup_batch(server: Server, ds: Dataset, count: int, size: int, repeat: Callable) -> dict:

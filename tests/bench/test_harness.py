@@ -92,6 +92,9 @@ def test_lookups_find_present_values_and_only_them(result: dict) -> None:
     assert single["seen_asked"] == 10 and single["seen_found"] == 10
     assert single["unseen_asked"] == 10 and single.get("unseen_found", 0) == 0
     assert single["hits"] >= single["seen_found"]
+    # Often-seen values (URL hosts): asked a fifth as often, each found, at most 20 hits.
+    assert single["often_count"] == 10 and "often_invalid" not in single
+    assert single["often_p50_ms"] > 0 and 1 <= single["often_hits_median"] <= 20
     assert batch["values_per_batch"] == 1000
     assert batch["seen_asked"] == batch["seen_found"] == 2 * 500
     assert batch["unseen_asked"] == 2 * 500 and batch.get("unseen_found", 0) == 0
@@ -107,11 +110,12 @@ def test_searches_find_something(result: dict) -> None:
 def test_report_renders_the_new_rows_and_targets(result: dict) -> None:
     text = result["_stdout"]
     for label in ("lookup of one value, p50 ms", "lookup of 1,000 values, values/s",
+                  "lookup of an often-seen value (a URL host), p50 ms",
                   "full-text search, p50 ms", "partner's full read, objects/s"):
         assert label in text
     assert "INVALID" not in text
     # Without the variants and without N = 10k / 1M: the new targets say so.
-    assert text.count("not measured") >= 4
+    assert text.count("not measured") >= 5
 
 
 def test_targets_compare_the_variants() -> None:
