@@ -150,9 +150,11 @@ class SearchSQL:
 
     def _found(self, keys: Sequence[int], scope: Scope) -> dict[int, FoundRow]:
         """The rows of the given (already admitted) versions, with the first version of
-        each object in its collection that the caller may see.  (`date_added + 0` keeps
-        SQLite from finding that minimum by walking a whole collection in date order: the
-        few versions of one object are found by (cid, stix_id).)"""
+        each object in its collection that the caller may see: the row itself when it is
+        the object's only version there (first and latest: most objects, no index probe),
+        else the earliest visible one.  (`date_added + 0` keeps SQLite from finding that
+        minimum by walking a whole collection in date order: the few versions of one
+        object are found by (cid, stix_id).)"""
         out: dict[int, FoundRow] = {}
         seen_pred, seen_params = self._scope(scope, "o2")
         unique = list(dict.fromkeys(keys))
@@ -160,8 +162,9 @@ class SearchSQL:
             chunk = unique[i : i + _CHUNK]
             rows = self._all(
                 "SELECT o.date_added, o.cid, o.stix_id, o.version_text, o.type, o.origin, "
-                "o.body, (SELECT MIN(o2.date_added + 0) FROM objects o2 WHERE o2.cid = o.cid AND "
-                f"o2.stix_id = o.stix_id AND {seen_pred}) FROM objects o "
+                "o.body, CASE WHEN o.is_first = 1 AND o.is_latest = 1 THEN o.date_added ELSE "
+                "(SELECT MIN(o2.date_added + 0) FROM objects o2 WHERE o2.cid = o.cid AND "
+                f"o2.stix_id = o.stix_id AND {seen_pred}) END FROM objects o "
                 f"WHERE o.date_added IN ({self._marks(len(chunk))})", [*seen_params, *chunk])
             for d, cid, sid, ver, typ, origin, body, first in rows:
                 out[int(d)] = FoundRow(int(d), int(cid), sid, ver, typ, origin, bytes(body),
