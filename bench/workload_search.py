@@ -236,29 +236,32 @@ def _often(server: Server, hosts: list[str], count: int, repeat: Callable) -> di
     newest `OFTEN_LIMIT` hits: each must be seen, with at most that many (and `more`)."""
     lat: list[float] = []
     hits: list[int] = []
-    problems: list[str] = []
+    tally = _Tally()  # its own: a wrong answer here voids this figure, not the op's
 
     def request(c: httpx.Client, i: int, to: httpx.Timeout) -> httpx.Response:
         return c.get(f"{server.base}/liaison/lookup/", timeout=to,
                      params={"value": hosts[i % len(hosts)], "limit": OFTEN_LIMIT})
 
     def check(r: httpx.Response, i: int) -> str | None:
-        answers = orjson.loads(r.content).get("values") if r.status_code == 200 else None
-        if not answers or not answers[0].get("seen") or len(answers[0]["hits"]) > OFTEN_LIMIT:
-            problems.append(f"often-seen {hosts[i % len(hosts)]!r}: HTTP {r.status_code}, "
-                            f"{r.text[:200]}")
-            return None
-        hits.append(len(answers[0]["hits"]) + (1000 if answers[0].get("more") else 0))
+        what = f"often-seen {hosts[i % len(hosts)]!r}"
+        answers = _answers(r, 1, tally, what)
+        if answers is not None:
+            if not answers[0].get("seen") or len(answers[0]["hits"]) > OFTEN_LIMIT:
+                tally.wrong(f"{what}: seen {answers[0].get('seen')}, "
+                            f"{len(answers[0]['hits'])} hits")
+            else:
+                hits.append(len(answers[0]["hits"]))
+                tally.add("often_capped", int(bool(answers[0].get("more"))))
         return None
 
     res = repeat(server, count, request, check, lat)
     summary = latency_summary(lat)
     out = {"often_p50_ms": summary.get("p50_ms"), "often_p95_ms": summary.get("p95_ms"),
-           "often_count": len(lat), "often_capped": sum(h >= 1000 for h in hits),
-           "often_hits_median": sorted(h % 1000 for h in hits)[len(hits) // 2] if hits else 0}
-    if problems or not res.get("finished"):  # no figure, and says why
+           "often_count": len(lat), "often_capped": tally.counts.get("often_capped", 0),
+           "often_hits_median": sorted(hits)[len(hits) // 2] if hits else 0}
+    if tally.problems or not res.get("finished"):  # no figure, and says why
         out["often_p50_ms"] = out["often_p95_ms"] = None
-        out["often_invalid"] = problems[0] if problems else "did not finish"
+        out["often_invalid"] = tally.problems[0] if tally.problems else "did not finish"
     return out
 
 

@@ -50,6 +50,11 @@ _SQLITE_RANK = "bm25(search_text, 10.0, 4.0, 1.0)"
 _PG_WEIGHTS = "'{0.0, 0.1, 0.4, 1.0}'"
 
 
+def _pg_rank(doc: str, mark: str) -> str:
+    """PostgreSQL's rank of the tsvector column `doc` against the query parameter."""
+    return f"ts_rank({_PG_WEIGHTS}::float4[], {doc}, CAST({mark} AS tsquery), 1)"
+
+
 class SearchSQL:
     engine: str
     _mark: str
@@ -358,7 +363,7 @@ class SearchSQL:
                 text = ts_query(spec.groups)
                 where.append(f"s.doc @@ CAST({m} AS tsquery)")
                 params.append(text)
-                rank = f"ts_rank({_PG_WEIGHTS}::float4[], s.doc, CAST({m} AS tsquery), 1)"
+                rank = _pg_rank("s.doc", m)
                 rank_params = [text]
         else:
             source = "objects o"
@@ -417,10 +422,9 @@ class SearchSQL:
         tlp = "COALESCE(o.tlp, (SELECT c.default_tlp FROM collections c WHERE c.cid = o.cid))"
         m = self._mark
         if ranked and not sqlite:
-            outer = rank.replace("s.doc", "n.doc")
-            text = (f"SELECT n.d, {outer}, n.t, n.c, n.l FROM (SELECT o.date_added AS d, "
-                    f"o.type AS t, o.cid AS c, {tlp} AS l, s.doc FROM {source} WHERE {where} "
-                    f"ORDER BY {newest} LIMIT {m}) n")
+            text = (f"SELECT n.d, {_pg_rank('n.doc', m)}, n.t, n.c, n.l FROM (SELECT "
+                    f"o.date_added AS d, o.type AS t, o.cid AS c, {tlp} AS l, s.doc "
+                    f"FROM {source} WHERE {where} ORDER BY {newest} LIMIT {m}) n")
             args = [*rank_params, *params, FACET_CAP + 1]
         else:
             text = (f"SELECT o.date_added, {rank if ranked else '0'}, o.type, o.cid, {tlp} "
