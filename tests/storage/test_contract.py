@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -300,3 +300,37 @@ def test_names_list_in_byte_order(store: Store) -> None:
         store.add_principal(Principal(f"p-{n}", name, "user", "reader", T0), f"{n:064d}")
     listed = [p.name for p in store.list_principals()]
     assert [n for n in listed if n in names] == sorted(names)
+
+
+def _rewritten(store: Store, action: Callable[[], object]) -> set[int]:
+    """The `date_added` of the stored rows that `action` rewrote (SQLite: a temporary
+    trigger on the store's connection; PostgreSQL: rows whose `xmin` changed)."""
+    with store._write() as tx:  # type: ignore[attr-defined]
+        if store.engine == "sqlite":
+            tx.execute("CREATE TEMP TABLE rewrites (d INTEGER)")
+            tx.execute("CREATE TEMP TRIGGER count_rewrites AFTER UPDATE ON main.objects "
+                       "BEGIN INSERT INTO rewrites VALUES (old.date_added); END")
+        else:
+            before = dict(tx.execute("SELECT date_added, xmin::text FROM objects").fetchall())
+    action()
+    with store._write() as tx:  # type: ignore[attr-defined]
+        if store.engine == "sqlite":
+            done = {d for (d,) in tx.execute("SELECT d FROM rewrites").fetchall()}
+            tx.execute("DROP TRIGGER count_rewrites")
+            tx.execute("DROP TABLE rewrites")
+            return done
+        after = tx.execute("SELECT date_added, xmin::text FROM objects").fetchall()
+        return {d for d, xmin in after if d in before and before[d] != xmin}
+
+
+def test_a_new_version_rewrites_only_the_rows_whose_flags_change(store: Store, cid: int) -> None:
+    """A newer version unflags the previous latest, an older one the previous first; the
+    other stored versions keep their rows untouched (a rewritten row dirties its page)."""
+    store.add_objects(cid, [v(1, 10), v(1, 20), v(1, 30)], now=T0)
+    dates = {r.version: r.date_added for r in store.query(
+        ObjectQuery(cid=cid, versions=VersionFilter.everything())).rows}
+    assert _rewritten(store, lambda: store.add_objects(cid, [v(1, 40)], now=T0)) == {dates["t30"]}
+    assert _rewritten(store, lambda: store.add_objects(cid, [v(1, 5)], now=T0)) == {dates["t10"]}
+    flags = {r[0]: (r[1], r[2]) for r in store._all(  # type: ignore[attr-defined]
+        f"SELECT version, is_latest, is_first FROM objects WHERE cid = {cid}")}
+    assert flags == {5: (0, 1), 10: (0, 0), 20: (0, 0), 30: (0, 0), 40: (1, 0)}

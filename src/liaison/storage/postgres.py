@@ -337,7 +337,8 @@ class PostgresStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
                     "UPDATE objects o SET is_latest = (o.version = f.hi)::int, "
                     "is_first = (o.version = f.lo)::int "
                     "FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS f (sid, lo, hi) "
-                    "WHERE o.cid = %s AND o.stix_id = f.sid",
+                    "WHERE o.cid = %s AND o.stix_id = f.sid AND (o.is_latest, o.is_first) "
+                    "IS DISTINCT FROM ((o.version = f.hi)::int, (o.version = f.lo)::int)",
                     (sids, [plan.reflag[s][0] for s in sids], [plan.reflag[s][1] for s in sids],
                      cid))
             if plan.rows:

@@ -313,9 +313,12 @@ class SQLiteStore(AuditSQL, RegistrySQL, SearchSQL, SyncStateSQL):
                 [(r.date_added, m) for r in plan.rows for m in r.source.markings],
             )
             self._add_index(conn, plan.rows)
+            # Only the rows whose flags change are rewritten (usually the one that was
+            # latest): an unchanged row rewritten still dirties its page.
             conn.executemany(
-                "UPDATE objects SET is_latest = (version = ?), is_first = (version = ?) "
-                "WHERE cid = ? AND stix_id = ?",
+                "UPDATE objects SET is_latest = (version = ?1), is_first = (version = ?2) "
+                "WHERE cid = ?3 AND stix_id = ?4 "
+                "AND (is_latest != (version = ?1) OR is_first != (version = ?2))",
                 [(hi, lo, cid, sid) for sid, (lo, hi) in plan.reflag.items()],
             )
             if plan.rows:
