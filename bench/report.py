@@ -195,10 +195,11 @@ def growth(merged: dict, peer: str) -> list[str]:
                    for op in ("lookup_single", "search"))
     extra = " lookup p50 ms | lookup batch p50 ms | search p50 ms |" if searched else ""
     lines = [f"#### {peer}", "",
-             ("| N | ingest µs/object (wall) | server CPU µs/object | full-read page p50 ms "
+             ("| N | ingest µs/object (wall) | server CPU µs/object | server writes KiB/object "
+              "| full-read page p50 ms "
               "| match[type] page p50 ms | added_after page p50 ms | single GET p50 / p99 ms "
               "| peak RSS MiB |" + extra),
-             "|---|---|---|---|---|---|---|---|" + ("---|" * 3 if searched else "")]
+             "|---|---|---|---|---|---|---|---|---|" + ("---|" * 3 if searched else "")]
     for n in sizes:
         r = merged["runs"][str(n)]["peers"][peer]
         ing = r.get("ingest", {})
@@ -206,7 +207,9 @@ def growth(merged: dict, peer: str) -> list[str]:
         if ing.get("finished") is False:
             ing_text += " (DNF)"
         cpu = ing.get("server_cpu_us_per_object")
+        kib = ing.get("server_written_kib_per_object")
         line = (f"| {n:,} | {ing_text} | {'—' if cpu is None else f'{cpu:,.0f}'} | "
+                f"{'—' if kib is None else f'{kib:,.1f}'} | "
                 f"{_p50(r, 'full_read', 'page')} | {_p50(r, 'filter_type')} | "
                 f"{_p50(r, 'filter_added_after')} | {_p50(r, 'single_get')} / "
                 f"{_p50(r, 'single_get', 'p99_ms')} | {r.get('peak_rss_mib') or float('nan'):,.0f} |")

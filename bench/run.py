@@ -31,7 +31,7 @@ from pathlib import Path
 from bench import gen, limits, peers, report, workload
 from bench.paired import run_paired
 from bench.profile import Profiler, hot_spots
-from bench.stats import loadavg, median_run, proc_cpu
+from bench.stats import loadavg, median_run, proc_cpu, proc_written
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # The two variants of liaison-sqlite (audit log off, search index off) cost about what
@@ -159,9 +159,10 @@ def _more_ingests(peer: str, ds: gen.Dataset, budget: workload.Budget, max_page_
     for _ in range(INGESTS - 1):
         server = peers.start(peer, max_page_size=max_page_size, log=log)
         try:
-            cpu0 = proc_cpu(server.pid)
+            cpu0, written0 = proc_cpu(server.pid), proc_written(server.pid)
             r = workload.ingest(server, ds, budget, lambda *a: None)
-            cpu1 = proc_cpu(server.pid)
+            cpu1, written1 = proc_cpu(server.pid), proc_written(server.pid)
+            workload.note_written(r, written0, written1)
         finally:
             server.stop()
         if not r.get("finished"):

@@ -65,6 +65,19 @@ def proc_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def proc_written(pid: int) -> int | None:
+    """Bytes a process has caused to be written to storage so far (`write_bytes` of
+    /proc/PID/io: pages it dirtied in files, so the WAL and the checkpoints' copies into
+    the database file, not what it sent over sockets); None where the kernel hides it."""
+    try:
+        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+            if line.startswith("write_bytes:"):
+                return int(line.split(":", 1)[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def loadavg() -> float:
     """The 1-minute load average (other work on the machine skews wall-clock figures)."""
     try:

@@ -30,7 +30,7 @@ from bench import workload_search as ws
 from bench.gen import Dataset
 from bench.peers import TAXII, Server, audit_counts
 from bench.stats import (Deadline, latency_summary, loadavg, median_run, proc_cpu,
-                         proc_memory)
+                         proc_memory, proc_written)
 
 
 class Budget:
@@ -67,6 +67,14 @@ def post_envelope(c: httpx.Client, server: Server, env: bytes, dl: Deadline,
         polls += 1
         status = orjson.loads(c.get(server.status_url(status["id"])).content)
     return status, None, polls
+
+
+def note_written(r: dict, before: int | None, after: int | None) -> None:
+    """What each object of an ingest cost the disk: the pages its commit dirtied, in the
+    WAL and again when a checkpoint copies them (this grows with the store)."""
+    if r.get("objects") and before is not None and after is not None:
+        r["server_written_bytes"] = after - before
+        r["server_written_kib_per_object"] = (after - before) / r["objects"] / 1024
 
 
 def ingest(server: Server, ds: Dataset, budget: Budget, log: Callable) -> dict:
@@ -272,10 +280,12 @@ def run(server: Server, ds: Dataset, budget: Budget, *, page: int, export_page: 
             log(f"    {name}: not attempted ({skip[name]})")
             return res[name]
         server = cur["server"]
-        cpu0, load0 = proc_cpu(server.pid), loadavg()
+        cpu0, load0, written0 = proc_cpu(server.pid), loadavg(), proc_written(server.pid)
         with hooks.get(name, _null)():
             r = fn(server)
-        cpu1 = proc_cpu(server.pid)
+        cpu1, written1 = proc_cpu(server.pid), proc_written(server.pid)
+        if name == "ingest":
+            note_written(r, written0, written1)
         r["server_cpu_s"] = (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else None
         if r["server_cpu_s"] is not None and len(r.get("walks_per_s", ())) > 1:
             r["server_cpu_s"] /= len(r["walks_per_s"])  # per walk, as the other figures

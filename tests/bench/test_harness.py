@@ -60,6 +60,9 @@ def test_ingest_and_reads_count_every_object(result: dict) -> None:
     rates = ingest["ingests_per_s"]  # a short ingest: made three times, into fresh servers
     assert len(rates) == run_mod.INGESTS and ingest["objects_per_s"] == sorted(rates)[1]
     assert ingest["server_cpu_us_per_object"] > 0
+    # Every commit appends its pages to the WAL: more than the bodies' own bytes.
+    assert ingest["server_written_bytes"] > run["dataset"]["mib"] * 2**20
+    assert ingest["server_written_kib_per_object"] == ingest["server_written_bytes"] / N / 1024
     # The node stores the TLP marking definitions with marked content: a few more
     # objects than the dataset, the same few in every read.
     extra = peer["full_read"]["objects"] - latest
@@ -111,7 +114,8 @@ def test_report_renders_the_new_rows_and_targets(result: dict) -> None:
     text = result["_stdout"]
     for label in ("lookup of one value, p50 ms", "lookup of 1,000 values, values/s",
                   "lookup of an often-seen value (a URL host), p50 ms",
-                  "full-text search, p50 ms", "partner's full read, objects/s"):
+                  "full-text search, p50 ms", "partner's full read, objects/s",
+                  "server writes KiB/object"):
         assert label in text
     assert "INVALID" not in text
     # Without the variants and without N = 10k / 1M: the new targets say so.
