@@ -17,6 +17,7 @@ from liaison.storage.base import (
     Store,
     VersionFilter,
 )
+from liaison.storage.registry import RegistrySQL
 from liaison.storage.versions import CONFLICT_MESSAGE
 from tests.conftest import database_for
 
@@ -302,10 +303,17 @@ def test_names_list_in_byte_order(store: Store) -> None:
     assert [n for n in listed if n in names] == sorted(names)
 
 
+def _sql(store: Store) -> RegistrySQL:
+    """The store as the SQL it runs: `Store` is the contract, and both engines' stores
+    are `RegistrySQL` (their transactions and queries)."""
+    assert isinstance(store, RegistrySQL)
+    return store
+
+
 def _rewritten(store: Store, action: Callable[[], object]) -> set[int]:
     """The `date_added` of the stored rows that `action` rewrote (SQLite: a temporary
     trigger on the store's connection; PostgreSQL: rows whose `xmin` changed)."""
-    with store._write() as tx:  # type: ignore[attr-defined]
+    with _sql(store)._write() as tx:
         if store.engine == "sqlite":
             tx.execute("CREATE TEMP TABLE rewrites (d INTEGER)")
             tx.execute("CREATE TEMP TRIGGER count_rewrites AFTER UPDATE ON main.objects "
@@ -313,7 +321,7 @@ def _rewritten(store: Store, action: Callable[[], object]) -> set[int]:
         else:
             before = dict(tx.execute("SELECT date_added, xmin::text FROM objects").fetchall())
     action()
-    with store._write() as tx:  # type: ignore[attr-defined]
+    with _sql(store)._write() as tx:
         if store.engine == "sqlite":
             done = {d for (d,) in tx.execute("SELECT d FROM rewrites").fetchall()}
             tx.execute("DROP TRIGGER count_rewrites")
@@ -331,6 +339,7 @@ def test_a_new_version_rewrites_only_the_rows_whose_flags_change(store: Store, c
         ObjectQuery(cid=cid, versions=VersionFilter.everything())).rows}
     assert _rewritten(store, lambda: store.add_objects(cid, [v(1, 40)], now=T0)) == {dates["t30"]}
     assert _rewritten(store, lambda: store.add_objects(cid, [v(1, 5)], now=T0)) == {dates["t10"]}
-    flags = {r[0]: (r[1], r[2]) for r in store._all(  # type: ignore[attr-defined]
-        f"SELECT version, is_latest, is_first FROM objects WHERE cid = {cid}")}
+    sql = _sql(store)
+    flags = {r[0]: (r[1], r[2]) for r in sql._all(
+        f"SELECT version, is_latest, is_first FROM objects WHERE cid = {sql._mark}", (cid,))}
     assert flags == {5: (0, 1), 10: (0, 0), 20: (0, 0), 30: (0, 0), 40: (1, 0)}
